@@ -1,0 +1,102 @@
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { Fn, Op, type Precondition, TerraformOutput, type TerraformProvider, TerraformStack, Token } from "cdktf";
+import { Construct } from "constructs";
+import { type RoleOptions, type RolePlan, planRole } from "../src/policy/role";
+import { EXTERNAL_ID_PATTERN_SOURCE } from "../src/validation";
+import { pinProviderSource } from "./provider-source";
+
+/** Props of {@link DeepSecurityCrossAccountRole}. Optional ones state their default. */
+export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
+  /** The AWS provider (account and region) to create the role with. Default: the stack's default provider. */
+  readonly provider?: TerraformProvider;
+  /** Add Terraform outputs `role_arn` and `role_name` (never the external ID). Default: true. */
+  readonly outputs?: boolean;
+  /**
+   * Prefix for validation error paths, so that errors point at the caller's own input
+   * (e.g. `accounts[3].`). Default: none.
+   */
+  readonly errorPathPrefix?: string;
+}
+
+/**
+ * The IAM role through which Deep Security Manager, Cloud One Workload Security or Vision One
+ * Server & Workload Protection reads an AWS account: trusted by the manager's principal only
+ * when it presents the tenant's external ID, with a read-only managed policy attached.
+ */
+export class DeepSecurityCrossAccountRole extends Construct {
+  readonly role: IamRole;
+  readonly policy: IamPolicy;
+  /** The validated plan the resources were built from (documents, principal, sizes). */
+  readonly plan: RolePlan;
+
+  constructor(scope: Construct, id: string, props: DeepSecurityCrossAccountRoleProps) {
+    super(scope, id);
+    const plan = planRole(props, (v) => Token.isUnresolved(v), props.errorPathPrefix);
+    this.plan = plan;
+    pinProviderSource(TerraformStack.of(this));
+    const { provider } = props;
+    const tags = props.tags && Object.keys(props.tags).length > 0 ? { ...props.tags } : undefined;
+
+    this.role = new IamRole(this, "role", {
+      provider,
+      name: plan.roleName,
+      namePrefix: plan.roleNamePrefix,
+      path: props.path,
+      description: "Lets the Deep Security manager read this account (EC2 and WorkSpaces inventory). Managed by ds-onboard.",
+      assumeRolePolicy: JSON.stringify(plan.trustPolicy),
+      maxSessionDuration: props.maxSessionDurationSeconds,
+      permissionsBoundary: props.permissionsBoundaryArn,
+      tags,
+      lifecycle: plan.tokenExternalIds.length > 0 ? { precondition: tokenPreconditions(plan) } : undefined,
+    });
+
+    this.policy = new IamPolicy(this, "policy", {
+      provider,
+      name: plan.roleName ? plan.policyName : undefined,
+      namePrefix: plan.roleName ? undefined : plan.policyName,
+      path: props.path,
+      description: "Read-only access that Deep Security needs to discover instances and WorkSpaces. Managed by ds-onboard.",
+      policy: JSON.stringify(plan.permissionsPolicy),
+      tags,
+    });
+
+    new IamRolePolicyAttachment(this, "policy-attachment", { provider, role: this.role.name, policyArn: this.policy.arn });
+    (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
+      new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: this.role.name, policyArn });
+    });
+
+    if (props.outputs !== false) {
+      new TerraformOutput(this, "role_arn", { value: this.role.arn, description: "ARN of the Deep Security cross-account role" });
+      new TerraformOutput(this, "role_name", { value: this.role.name, description: "Name of the Deep Security cross-account role" });
+    }
+  }
+
+  /** The role's ARN (a Terraform reference). */
+  get roleArn(): string {
+    return this.role.arn;
+  }
+
+  /** The role's name (a Terraform reference). */
+  get roleName(): string {
+    return this.role.name;
+  }
+}
+
+/**
+ * External IDs given as tokens are unknown until plan: let Terraform check them there, before
+ * anything is created, with the same rules the construct applies to literals.
+ */
+function tokenPreconditions(plan: RolePlan): Precondition[] {
+  const conditions: Precondition[] = plan.tokenExternalIds.map((id) => ({
+    condition: Fn.can(Fn.regex(EXTERNAL_ID_PATTERN_SOURCE, id)),
+    errorMessage: "The Deep Security external ID must be 2 to 1,224 characters of letters, digits and +=,.@:/_- (check the variable or data source it comes from).",
+  }));
+  const tokenLength = plan.tokenExternalIds.map((id) => Fn.lengthOf(id)).reduce((a, b) => Op.add(a, b));
+  conditions.push({
+    condition: Op.lte(Op.add(tokenLength, plan.trustPolicyBaseSize), plan.trustPolicySizeLimit),
+    errorMessage: `The trust policy would exceed the account's quota of ${plan.trustPolicySizeLimit} characters; use shorter external IDs or raise trustPolicySizeLimit.`,
+  });
+  return conditions;
+}

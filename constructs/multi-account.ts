@@ -1,0 +1,84 @@
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { type App, TerraformStack, Token } from "cdktf";
+import { Construct } from "constructs";
+import { type AccountTarget, planAccounts } from "../src/policy/accounts";
+import type { RoleOptions } from "../src/policy/role";
+import { DeepSecurityCrossAccountRole } from "./cross-account-role";
+
+export type { AccountTarget } from "../src/policy/accounts";
+
+/** Props of {@link DeepSecurityAccountRoles}. Optional ones state their default. */
+export interface DeepSecurityAccountRolesProps extends RoleOptions {
+  /** The accounts to create the role in. */
+  readonly accounts: readonly AccountTarget[];
+  /** The role Terraform assumes in each account. Default: `"OrganizationAccountAccessRole"`. */
+  readonly deploymentRoleName?: string;
+  /** The region of each account's provider. Default: `"us-east-1"`. */
+  readonly region?: string;
+  /** Add per-account outputs with the role ARN and name. Default: true. */
+  readonly outputs?: boolean;
+}
+
+/**
+ * The cross-account role in many accounts, from one external ID: each account gets an aliased
+ * AWS provider that assumes a deployment role there (`OrganizationAccountAccessRole` unless
+ * overridden), restricted by `allowed_account_ids` to that account.
+ */
+export class DeepSecurityAccountRoles extends Construct {
+  /** The role constructs, keyed by account ID. */
+  readonly roles: ReadonlyMap<string, DeepSecurityCrossAccountRole>;
+
+  constructor(scope: Construct, id: string, props: DeepSecurityAccountRolesProps) {
+    super(scope, id);
+    const targets = planAccounts(props, (v) => Token.isUnresolved(v));
+    const roles = new Map<string, DeepSecurityCrossAccountRole>();
+    for (const target of targets) {
+      const provider = new AwsProvider(this, `aws-${target.accountId}`, {
+        alias: `account_${target.accountId}`,
+        region: target.region,
+        allowedAccountIds: [target.accountId],
+        assumeRole: [{ roleArn: target.deploymentRoleArn, sessionName: "ds-onboard" }],
+      });
+      roles.set(
+        target.accountId,
+        new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, { ...props, provider }),
+      );
+    }
+    this.roles = roles;
+  }
+}
+
+/** How {@link addAccountStacks} splits accounts into Terraform stacks. */
+export type StackLayout = "single-stack" | "stack-per-account";
+
+export interface AccountStacksProps extends DeepSecurityAccountRolesProps {
+  /**
+   * - `single-stack`: one stack, one state, one provider per account. One `deploy`, but every
+   *   plan refreshes every account and one broken account blocks the whole apply.
+   * - `stack-per-account`: one stack and state per account (`cdktf deploy '*'` or a loop).
+   *   Small states and a blast radius of one account; external IDs must be literals.
+   *
+   * Default: `"single-stack"`.
+   */
+  readonly layout?: StackLayout;
+  /** The stack name (single-stack) or prefix (`<prefix>-<accountId>`). Default: `"deep-security-roles"`. */
+  readonly stackName?: string;
+}
+
+/** Adds the stacks that create the role in every account, laid out as asked. Returns the stacks. */
+export function addAccountStacks(app: App, props: AccountStacksProps): TerraformStack[] {
+  const name = props.stackName ?? "deep-security-roles";
+  if ((props.layout ?? "single-stack") === "single-stack") {
+    const stack = new TerraformStack(app, name);
+    new DeepSecurityAccountRoles(stack, "accounts", props);
+    return [stack];
+  }
+  // Validate everything once, with account paths, before creating any stack.
+  planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
+  return props.accounts.map((account) => {
+    const stack = new TerraformStack(app, `${name}-${account.accountId}`);
+    new DeepSecurityAccountRoles(stack, "accounts", { ...props, accounts: [account] });
+    return stack;
+  });
+}
+

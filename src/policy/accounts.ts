@@ -1,0 +1,104 @@
+/**
+ * Many accounts: validating the account list and working out each account's deployment role.
+ */
+import { IssueCollector, type Partition, checkAccountId, checkIamArn, checkRoleName, describe } from "../validation";
+import { type RoleOptions, planRole } from "./role";
+
+export const DEFAULT_DEPLOYMENT_ROLE_NAME = "OrganizationAccountAccessRole";
+export const DEFAULT_REGION = "us-east-1";
+
+/** One AWS account to create the role in. Optional fields state their default. */
+export interface AccountTarget {
+  /** The 12-digit account ID. */
+  readonly accountId: string;
+  /** A name for people (connector display name, reports). Default: the account ID. */
+  readonly displayName?: string;
+  /** The role Terraform assumes in this account, by name. Default: the collection's `deploymentRoleName`. */
+  readonly deploymentRoleName?: string;
+  /** The role Terraform assumes, by full ARN (e.g. `AWSControlTowerExecution`). Default: built from the name. */
+  readonly deploymentRoleArn?: string;
+  /** The provider region for this account. Default: the collection's `region`. */
+  readonly region?: string;
+}
+
+export interface AccountsOptions extends RoleOptions {
+  readonly accounts: readonly AccountTarget[];
+  readonly deploymentRoleName?: string;
+  readonly region?: string;
+}
+
+export interface PlannedAccount {
+  readonly accountId: string;
+  readonly displayName: string;
+  readonly deploymentRoleArn: string;
+  readonly region: string;
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/**
+ * Validates the role options once and every account, and works out each account's deployment
+ * role ARN and region. Throws one `ValidationError` that lists every problem.
+ */
+export function planAccounts(
+  options: AccountsOptions,
+  isToken: (value: string) => boolean,
+  rules: { literalExternalIds?: boolean } = {},
+): PlannedAccount[] {
+  const role = planRole(options, isToken);
+  const issues = new IssueCollector();
+  if (rules.literalExternalIds && role.tokenExternalIds.length > 0) {
+    issues.check("externalIds", {
+      problem: "uses a Terraform token, but stack-per-account puts each account in its own stack",
+      fix: "Pass the external ID as a literal (resolve it before synthesis), or use the single-stack layout",
+    });
+  }
+  const accounts = options.accounts;
+  if (!Array.isArray(accounts) || accounts.length === 0) {
+    issues.check("accounts", { problem: `expected a non-empty list, got ${describe(accounts)}`, fix: "List at least one account" });
+    issues.throwIfAny("Invalid account list");
+  }
+  const defaultRoleName = options.deploymentRoleName ?? DEFAULT_DEPLOYMENT_ROLE_NAME;
+  if (options.deploymentRoleName !== undefined) issues.check("deploymentRoleName", checkRoleName(defaultRoleName));
+  const defaultRegion = options.region ?? DEFAULT_REGION;
+  if (options.region !== undefined) issues.check("region", checkRegion(defaultRegion));
+
+  const seen = new Map<string, number>();
+  const planned = accounts.map((account, i): PlannedAccount => {
+    const at = `accounts[${i}]`;
+    const idOk = issues.check(`${at}.accountId`, checkAccountId(account?.accountId));
+    if (idOk) {
+      const first = seen.get(account.accountId);
+      if (first !== undefined) {
+        issues.check(`${at}.accountId`, { problem: `${account.accountId} is listed already at accounts[${first}]`, fix: "List each account once" });
+      } else seen.set(account.accountId, i);
+    }
+    if (account?.deploymentRoleName !== undefined) issues.check(`${at}.deploymentRoleName`, checkRoleName(account.deploymentRoleName));
+    if (account?.deploymentRoleArn !== undefined) {
+      const arnOk = issues.check(`${at}.deploymentRoleArn`, checkIamArn(account.deploymentRoleArn, ["role"]));
+      if (arnOk && idOk && !account.deploymentRoleArn.includes(`::${account.accountId}:`)) {
+        issues.check(`${at}.deploymentRoleArn`, { problem: `is a role in another account than ${account.accountId}`, fix: "Use the deployment role of the account itself" });
+      }
+    }
+    if (account?.region !== undefined) issues.check(`${at}.region`, checkRegion(account.region));
+    return {
+      accountId: account?.accountId,
+      displayName: account?.displayName ?? account?.accountId,
+      deploymentRoleArn:
+        account?.deploymentRoleArn ?? deploymentRoleArn(role.partition, account?.accountId, account?.deploymentRoleName ?? defaultRoleName),
+      region: account?.region ?? defaultRegion,
+    };
+  });
+  issues.throwIfAny("Invalid account list");
+  return planned;
+}
+
+export function deploymentRoleArn(partition: Partition, accountId: string, roleName: string): string {
+  return `arn:${partition}:iam::${accountId}:role/${roleName}`;
+}
+
+function checkRegion(value: unknown) {
+  return typeof value === "string" && REGION.test(value)
+    ? undefined
+    : { problem: `${describe(value)} is not an AWS region name`, fix: "Use a region such as us-east-1, eu-west-1 or cn-north-1" };
+}
