@@ -18,6 +18,11 @@ export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
    * (e.g. `accounts[3].`). Default: none.
    */
   readonly errorPathPrefix?: string;
+  /**
+   * A plan made by `planRole` from these same options, to skip validating them again when
+   * creating many roles from one set of options. Default: planned from the props.
+   */
+  readonly plan?: RolePlan;
 }
 
 /**
@@ -33,7 +38,7 @@ export class DeepSecurityCrossAccountRole extends Construct {
 
   constructor(scope: Construct, id: string, props: DeepSecurityCrossAccountRoleProps) {
     super(scope, id);
-    const plan = planRole(props, (v) => Token.isUnresolved(v), props.errorPathPrefix);
+    const plan = props.plan ?? planRole(props, (v) => Token.isUnresolved(v), props.errorPathPrefix);
     this.plan = plan;
     pinProviderSource(TerraformStack.of(this));
     const { provider } = props;

@@ -30,9 +30,9 @@ export class DeepSecurityAccountRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: DeepSecurityAccountRolesProps) {
     super(scope, id);
-    const targets = planAccounts(props, (v) => Token.isUnresolved(v));
+    const plan = planAccounts(props, (v) => Token.isUnresolved(v));
     const roles = new Map<string, DeepSecurityCrossAccountRole>();
-    for (const target of targets) {
+    for (const target of plan.accounts) {
       const provider = new AwsProvider(this, `aws-${target.accountId}`, {
         alias: `account_${target.accountId}`,
         region: target.region,
@@ -41,7 +41,7 @@ export class DeepSecurityAccountRoles extends Construct {
       });
       roles.set(
         target.accountId,
-        new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, { ...props, provider }),
+        new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, { ...props, provider, plan: plan.role }),
       );
     }
     this.roles = roles;

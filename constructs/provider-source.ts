@@ -9,5 +9,9 @@ export const AWS_PROVIDER_SOURCE = "hashicorp/aws";
  * means the same provider to both.
  */
 export function pinProviderSource(stack: TerraformStack): void {
+  if (pinned.has(stack)) return;
+  pinned.add(stack);
   stack.addOverride("terraform.required_providers.aws.source", AWS_PROVIDER_SOURCE);
 }
+
+const pinned = new WeakSet<TerraformStack>();

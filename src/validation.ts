@@ -118,7 +118,7 @@ export function parseIamArn(value: string): IamArn | undefined {
 /** Which kinds of IAM resource an ARN may name, e.g. `["role"]` or `["root", "role", "user"]`. */
 export type IamResourceKind = "root" | "role" | "user" | "policy" | "assumed-role";
 
-const NAME_PATH = /^(\/[\w+=,.@-]+)*\/?[\w+=,.@-]{1,128}$/;
+const NAME_PATH = /^([\w+=,.@-]+\/)*[\w+=,.@-]{1,128}$/;
 
 export function checkIamArn(value: unknown, kinds: readonly IamResourceKind[]): Problem | undefined {
   const example = exampleArn(kinds[0]);

@@ -2,7 +2,7 @@
  * Many accounts: validating the account list and working out each account's deployment role.
  */
 import { IssueCollector, type Partition, checkAccountId, checkIamArn, checkRoleName, describe } from "../validation";
-import { type RoleOptions, planRole } from "./role";
+import { type RoleOptions, type RolePlan, planRole } from "./role";
 
 export const DEFAULT_DEPLOYMENT_ROLE_NAME = "OrganizationAccountAccessRole";
 export const DEFAULT_REGION = "us-east-1";
@@ -27,6 +27,12 @@ export interface AccountsOptions extends RoleOptions {
   readonly region?: string;
 }
 
+export interface AccountsPlan {
+  /** The role plan shared by every account. */
+  readonly role: RolePlan;
+  readonly accounts: readonly PlannedAccount[];
+}
+
 export interface PlannedAccount {
   readonly accountId: string;
   readonly displayName: string;
@@ -44,7 +50,7 @@ export function planAccounts(
   options: AccountsOptions,
   isToken: (value: string) => boolean,
   rules: { literalExternalIds?: boolean } = {},
-): PlannedAccount[] {
+): AccountsPlan {
   const role = planRole(options, isToken);
   const issues = new IssueCollector();
   if (rules.literalExternalIds && role.tokenExternalIds.length > 0) {
@@ -90,7 +96,7 @@ export function planAccounts(
     };
   });
   issues.throwIfAny("Invalid account list");
-  return planned;
+  return { role, accounts: planned };
 }
 
 export function deploymentRoleArn(partition: Partition, accountId: string, roleName: string): string {
