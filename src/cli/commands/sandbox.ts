@@ -1,0 +1,107 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { UsageError } from "../../errors";
+import { writeFileAtomic } from "../../files";
+import { maskExternalId } from "../../redact";
+import type { GlobalArgs } from "../context";
+import { command } from "../run";
+
+interface SandboxArgs {
+  host: string;
+  port: number;
+  awsPort: number;
+  https: boolean;
+  latencyMs: number;
+  fail5xx: number;
+  fail429: number;
+  dropRate: number;
+  rateLimit?: number;
+  seed?: number;
+  stateFile?: string;
+  tenantExternalId?: string;
+}
+
+const rate = (name: string) => (value: number) => {
+  if (!(value >= 0 && value <= 1)) throw new UsageError(`--${name}: ${value} is not a share between 0 and 1.`);
+  return value;
+};
+
+export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs> = {
+  command: "sandbox",
+  describe: "Run a local manager (and a local AWS endpoint) for trying ds-onboard and testing pipelines offline",
+  builder: (y) =>
+    y
+      .option("host", { type: "string", default: "127.0.0.1", describe: "loopback address to listen on" })
+      .option("port", { type: "number", default: 4119, describe: "manager port (0: any free port)" })
+      .option("aws-port", { type: "number", default: 4120, describe: "local AWS endpoint port (0: any free port)" })
+      .option("https", { type: "boolean", default: false, describe: "serve HTTPS with a generated self-signed certificate" })
+      .option("latency-ms", { type: "number", default: 0, describe: "delay before every answer" })
+      .option("fail-5xx", { type: "number", default: 0, coerce: rate("fail-5xx"), describe: "share of requests answered 502/503/504" })
+      .option("fail-429", { type: "number", default: 0, coerce: rate("fail-429"), describe: "share of requests answered 429" })
+      .option("drop-rate", { type: "number", default: 0, coerce: rate("drop-rate"), describe: "share of connections dropped without an answer" })
+      .option("rate-limit", { type: "number", describe: "requests per second; more are answered 429 with Retry-After" })
+      .option("seed", { type: "number", describe: "seed for the failure draws (repeatable runs)" })
+      .option("state-file", { type: "string", describe: "keep tenant, settings and connectors in this JSON file" })
+      .option("tenant-external-id", { type: "string", describe: "the sandbox tenant's external ID (default: a new UUID)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
+  handler: command<SandboxArgs>(async (ctx, args) => {
+    const { SandboxManager } = require("../../sandbox/manager") as typeof import("../../sandbox/manager");
+    const { LocalAws } = require("../../sandbox/aws") as typeof import("../../sandbox/aws");
+    const listen = async <T>(what: string, port: number, start: () => Promise<T>): Promise<T> => {
+      try {
+        return await start();
+      } catch (error) {
+        if ((error as { code?: string }).code === "EADDRINUSE") throw new UsageError(`The ${what} port ${port} is in use; pick another with --${what === "manager" ? "port" : "aws-port"} (0 picks a free one).`);
+        throw error;
+      }
+    };
+    const manager = await listen("manager", args.port, () =>
+      SandboxManager.start({
+        host: args.host,
+        port: args.port,
+        https: args.https,
+        latencyMs: args.latencyMs,
+        failures: { rate5xx: args.fail5xx, rate429: args.fail429, dropRate: args.dropRate },
+        rateLimit: args.rateLimit,
+        seed: args.seed,
+        stateFile: args.stateFile,
+        externalId: args.tenantExternalId,
+      }),
+    );
+    const aws = await listen("aws", args.awsPort, () => LocalAws.start({ host: args.host, port: args.awsPort }));
+    let caBundle: string | undefined;
+    if (manager.caCertificate) {
+      caBundle = join(tmpdir(), `ds-onboard-sandbox-ca-${process.pid}.pem`);
+      writeFileAtomic(caBundle, manager.caCertificate, 0o644);
+    }
+    const env: Record<string, string> = {
+      DS_MANAGER_URL: manager.url,
+      DS_API_KEY: manager.keys.admin,
+      ...(caBundle ? { DS_CA_BUNDLE: caBundle } : {}),
+      AWS_ENDPOINT_URL: aws.url,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIASANDBOX000000000",
+      AWS_SECRET_ACCESS_KEY: "sandbox-secret",
+    };
+    const text = [
+      `sandbox manager     ${manager.url}`,
+      `  tenant external ID  ${maskExternalId(manager.externalId)} (print it with \`ds-onboard external-id get\`)`,
+      `  administrator key   ${manager.keys.admin}`,
+      `  restricted key      ${manager.keys.restricted} (its role may not view the external ID)`,
+      ...(caBundle ? [`  CA certificate      ${caBundle}`] : []),
+      `local AWS endpoint  ${aws.url} (STS, SSM, Secrets Manager)`,
+      "",
+      "Paste into another shell:",
+      ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
+      "",
+      "Press Ctrl+C to stop.",
+    ].join("\n");
+    ctx.io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await Promise.all([manager.stop(), aws.stop()]);
+    ctx.io.info("sandbox stopped");
+  }),
+};

@@ -1,0 +1,52 @@
+/**
+ * The ds-onboard command line. Commands load their heavy modules (AWS SDK, undici, cdktf) only
+ * when they run, so that `--help` and light commands start fast.
+ */
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { ExitCode } from "../errors";
+import { doctorCommand } from "./commands/doctor";
+import { externalIdCommand } from "./commands/external-id";
+import { sandboxCommand } from "./commands/sandbox";
+import type { GlobalArgs } from "./context";
+
+export function buildCli(argv: string[]) {
+  return yargs(argv)
+    .scriptName("ds-onboard")
+    .usage("$0 <command> [options]\n\nConnect AWS accounts to Deep Security / Workload Security through a cross-account role.")
+    .options({
+      "manager-url": { type: "string", describe: "manager API base URL ending in /api [env DS_MANAGER_URL]", global: true },
+      "api-key-file": { type: "string", describe: "file holding the API key [env DS_API_KEY holds the key itself]", global: true },
+      "api-key": { type: "string", describe: "the API key (lands in shell history: prefer DS_API_KEY)", global: true, hidden: true },
+      auth: { type: "string", choices: ["api-secret-key", "apikey"], describe: "authentication scheme; default from the host [env DS_AUTH_SCHEME]", global: true },
+      "external-id": { type: "string", describe: "use this external ID instead of asking the manager [env DS_EXTERNAL_ID]", global: true },
+      "external-id-from": { type: "string", describe: "read the external ID from ssm:, secretsmanager: or file: [env DS_EXTERNAL_ID_FROM]", global: true },
+      "ca-bundle": { type: "string", describe: "PEM file of a CA to trust for the manager's certificate [env DS_CA_BUNDLE]", global: true },
+      insecure: { type: "boolean", describe: "skip TLS verification (warns every time)", global: true },
+      timeout: { type: "number", describe: "seconds to wait for a manager answer", default: 30, global: true },
+      output: { type: "string", choices: ["text", "json"] as const, default: "text" as const, describe: "json: one JSON document on stdout", global: true },
+      verbose: { type: "boolean", default: false, describe: "details and stack traces on stderr", global: true },
+    })
+    .command(externalIdCommand)
+    .command(doctorCommand)
+    .command(sandboxCommand)
+    .demandCommand(1, "Name a command; see --help.")
+    .recommendCommands()
+    .strict()
+    .env(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error, y) => {
+      if (error) throw error; // a handler's own error, already reported
+      process.stderr.write(`error: ${message}\nRun \`ds-onboard ${"--help"}\` for the commands and options.\n`);
+      void y;
+      process.exit(ExitCode.usage);
+    });
+}
+
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  // The SDK warns on Node 20 about its future releases; the pinned version supports Node 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  await buildCli(argv).parseAsync();
+}
+
+export type { GlobalArgs };
