@@ -96,7 +96,14 @@ export function networkError(error: unknown, target: { url: URL; method: string;
   if (/TIMEOUT/.test(code)) {
     return new ManagerError("timeout", `The manager at ${host} did not answer ${target.method} ${target.path} within ${Math.round(target.timeoutMs / 1000)} s (${code}). Check the network path to the manager, or raise --timeout.`, where, { cause: error });
   }
-  return new ManagerError("connection", `The connection to the manager at ${host} failed during ${target.method} ${target.path} (${code}). Check the network path and try again.`, where, { cause: error });
+  const detail = code === "unknown" ? causeMessage(error) : code;
+  return new ManagerError("connection", `The connection to the manager at ${host} failed during ${target.method} ${target.path} (${detail}). Check the URL and the network path, and try again.`, where, { cause: error });
+}
+
+function causeMessage(error: unknown): string {
+  let e: unknown = error;
+  while ((e as { cause?: unknown })?.cause) e = (e as { cause: unknown }).cause;
+  return (e as Error)?.message ?? String(e);
 }
 
 /** A short, printable excerpt of a response body. */
