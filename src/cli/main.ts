@@ -7,7 +7,9 @@ import { hideBin } from "yargs/helpers";
 import { ExitCode } from "../errors";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
+import { initCommand } from "./commands/init";
 import { sandboxCommand } from "./commands/sandbox";
+import { synthCommand } from "./commands/synth";
 import type { GlobalArgs } from "./context";
 
 export function buildCli(argv: string[]) {
@@ -29,6 +31,8 @@ export function buildCli(argv: string[]) {
     })
     .command(externalIdCommand)
     .command(doctorCommand)
+    .command(initCommand)
+    .command(synthCommand)
     .command(sandboxCommand)
     .demandCommand(1, "Name a command; see --help.")
     .recommendCommands()

@@ -41,6 +41,14 @@ interface Secret {
 
 type Caller = { accessKeyId?: string; arn: string; account: string };
 
+/** An AWS organization for discovery: a root, nested OUs and accounts. */
+export interface LocalOrganization {
+  managementAccountId: string;
+  rootId: string;
+  units: { Id: string; Name: string; ParentId: string }[];
+  accounts: { Id: string; Name: string; State: string; ParentId: string; Email?: string }[];
+}
+
 const DEFAULT_IDENTITY = "arn:aws:iam::000000000000:user/sandbox";
 
 export class LocalAws {
@@ -49,6 +57,10 @@ export class LocalAws {
   readonly secrets = new Map<string, Secret>();
   /** Calls by `service.Action`. */
   readonly calls = new Map<string, number>();
+  /** The organization Organizations calls read; none by default. */
+  organization?: LocalOrganization;
+  /** Share of Organizations calls answered TooManyRequestsException (throttling). */
+  organizationsThrottleRate = 0;
   private server?: Server;
 
   private constructor(private readonly options: LocalAwsOptions) {}
@@ -86,7 +98,7 @@ export class LocalAws {
     const target = req.headers["x-amz-target"];
     if (typeof target === "string") {
       const [prefix, action] = target.split(".");
-      const service = prefix === "AmazonSSM" ? "ssm" : prefix === "secretsmanager" ? "secretsmanager" : prefix;
+      const service = prefix === "AmazonSSM" ? "ssm" : prefix === "secretsmanager" ? "secretsmanager" : prefix === "AWSOrganizationsV20161128" ? "organizations" : prefix;
       this.count(`${service}.${action}`);
       try {
         const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
@@ -122,6 +134,7 @@ export class LocalAws {
   }
 
   private json(service: string, action: string, input: Record<string, unknown>): unknown {
+    if (service === "organizations") return this.organizations(action, input);
     const name = String(input.Name ?? input.SecretId ?? "");
     switch (`${service}.${action}`) {
       case "ssm.PutParameter": {
@@ -155,6 +168,35 @@ export class LocalAws {
       }
       default:
         throw new AwsFault("UnknownOperationException", `The local AWS endpoint does not implement ${service}.${action}.`);
+    }
+  }
+
+  private organizations(action: string, input: Record<string, unknown>): unknown {
+    const org = this.organization;
+    if (!org) throw new AwsFault("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.");
+    if (Math.random() < this.organizationsThrottleRate) throw new AwsFault("TooManyRequestsException", "Rate exceeded.");
+    const page = <T>(items: T[]) => {
+      const size = Math.min(Number(input.MaxResults ?? 20), 20);
+      const start = Number(input.NextToken ?? 0);
+      const next = start + size < items.length ? String(start + size) : undefined;
+      return { items: items.slice(start, start + size), next };
+    };
+    const parent = String(input.ParentId ?? "");
+    switch (action) {
+      case "DescribeOrganization":
+        return { Organization: { Id: "o-sandbox0001", MasterAccountId: org.managementAccountId, Arn: `arn:aws:organizations::${org.managementAccountId}:organization/o-sandbox0001`, FeatureSet: "ALL" } };
+      case "ListRoots":
+        return { Roots: [{ Id: org.rootId, Name: "Root", Arn: `arn:aws:organizations::${org.managementAccountId}:root/o-sandbox0001/${org.rootId}` }] };
+      case "ListOrganizationalUnitsForParent": {
+        const { items, next } = page(org.units.filter((u) => u.ParentId === parent));
+        return { OrganizationalUnits: items.map((u) => ({ Id: u.Id, Name: u.Name })), NextToken: next };
+      }
+      case "ListAccountsForParent": {
+        const { items, next } = page(org.accounts.filter((a) => a.ParentId === parent));
+        return { Accounts: items.map((a) => ({ Id: a.Id, Name: a.Name, State: a.State, Status: a.State === "CLOSED" ? "SUSPENDED" : a.State, Email: a.Email ?? `${a.Id}@example.com` })), NextToken: next };
+      }
+      default:
+        throw new AwsFault("UnknownOperationException", `The local AWS endpoint does not implement organizations.${action}.`);
     }
   }
 

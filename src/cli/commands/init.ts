@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { UsageError } from "../../errors";
+import type { GlobalArgs } from "../context";
+import { command } from "../run";
+
+interface InitArgs {
+  dir: string;
+  account?: string[];
+  orgOu?: string[];
+  product?: "workload-security" | "deep-security-manager" | "vision-one";
+  principalAccount?: string;
+  principalArn?: string;
+  externalIdSource: string;
+  layout?: "single-stack" | "stack-per-account";
+  deploymentRole?: string;
+  region?: string;
+  package?: string;
+  force: boolean;
+}
+
+export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
+  command: "init [dir]",
+  describe: "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README)",
+  builder: (y) =>
+    y
+      .positional("dir", { type: "string", default: ".", describe: "project folder" })
+      .option("account", { type: "string", array: true, describe: "an AWS account ID to onboard (repeat for more)" })
+      .option("org-ou", { type: "string", array: true, describe: "discover the accounts under this root or OU (repeat for more)" })
+      .option("product", { choices: ["workload-security", "deep-security-manager", "vision-one"] as const, describe: "the manager product" })
+      .option("principal-account", { type: "string", describe: "on-premises manager: the AWS account it runs in" })
+      .option("principal-arn", { type: "string", describe: "on-premises manager: the role or user ARN it runs as" })
+      .option("external-id-source", { type: "string", default: "manager", describe: "manager, env:NAME, ssm:..., secretsmanager:... or file:..." })
+      .option("layout", { choices: ["single-stack", "stack-per-account"] as const, describe: "Terraform stack layout" })
+      .option("deployment-role", { type: "string", describe: "role Terraform assumes in each account (default OrganizationAccountAccessRole)" })
+      .option("region", { type: "string", describe: "provider region (default us-east-1)" })
+      .option("package", { type: "string", describe: "how the project depends on ds-onboard (default: this version)" })
+      .option("force", { type: "boolean", default: false, describe: "overwrite existing files" })
+      .example("$0 init onboarding --account 111122223333 --account 444455556666", "two accounts, Workload Security")
+      .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<GlobalArgs & InitArgs>,
+  handler: command<InitArgs>(async (ctx, args) => {
+    const { projectFiles, CONFIG_FILE } = require("../../generator/init") as typeof import("../../generator/init");
+    const { parseConfig } = require("../../config/load") as typeof import("../../config/load");
+    const { stringify } = require("yaml") as typeof import("yaml");
+    const { writeFileAtomic } = require("../../files") as typeof import("../../files");
+    const dir = resolve(args.dir);
+
+    let accounts = args.account ?? [];
+    let managerUrl = args.managerUrl;
+    if (accounts.length === 0 && !args.orgOu?.length) {
+      if (!process.stdin.isTTY) throw new UsageError("Name the accounts: --account <id> (repeatable) or --org-ou <root or OU ID> for Organizations discovery.");
+      const readline = require("node:readline/promises") as typeof import("node:readline/promises");
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        accounts = (await rl.question("AWS account IDs to onboard (comma-separated): ")).split(/[\s,]+/).filter(Boolean);
+        if (!managerUrl) managerUrl = (await rl.question("Manager API URL (blank: use DS_MANAGER_URL at synth time): ")).trim() || undefined;
+      } finally {
+        rl.close();
+      }
+    }
+    const principal = args.principalArn
+      ? { type: "on-premises" as const, arn: args.principalArn }
+      : args.principalAccount
+        ? { type: "on-premises" as const, accountId: args.principalAccount }
+        : undefined;
+    const config = {
+      manager: { ...(managerUrl ? { url: managerUrl } : {}), ...(args.product ? { product: args.product } : {}), ...(principal ? { principal } : {}) },
+      externalId: args.externalIdSource,
+      deployment: {
+        ...(args.layout ? { layout: args.layout } : {}),
+        ...(args.deploymentRole ? { deploymentRoleName: args.deploymentRole } : {}),
+        ...(args.region ? { region: args.region } : {}),
+      },
+      ...(accounts.length ? { accounts: accounts.map((accountId) => ({ accountId })) } : {}),
+      ...(args.orgOu?.length ? { organizations: { includeOus: args.orgOu, skipSuspended: true, includeManagementAccount: false } } : {}),
+    };
+    // The same validation as synth: a bad flag fails here, not later.
+    const validated = parseConfig(stringify(config), "the init flags");
+    const { packageVersion } = require("../../version") as typeof import("../../version");
+    const version = packageVersion();
+    const files = projectFiles({ projectName: sanitize(basename(dir)), packageSpec: args.package ?? `^${version}`, config: validated });
+    const existing = Object.keys(files).filter((f) => existsSync(join(dir, f)));
+    if (existing.length && !args.force) throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
+    mkdirSync(dir, { recursive: true });
+    for (const [name, content] of Object.entries(files)) writeFileAtomic(join(dir, name), content);
+    ctx.io.result(
+      { dir, files: Object.keys(files), config: CONFIG_FILE },
+      [`wrote ${Object.keys(files).join(", ")} to ${dir}`, "", "Next:", `  cd ${args.dir} && npm install`, `  npx ds-onboard synth --config ${CONFIG_FILE}   # or: npm run synth / cdktf synth`].join("\n"),
+    );
+  }),
+};
+
+function sanitize(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "") || "deep-security-onboarding";
+}

@@ -1,0 +1,55 @@
+import type { Argv, CommandModule } from "yargs";
+import type { GlobalArgs } from "../context";
+import { command } from "../run";
+
+interface SynthArgs {
+  config: string;
+  out?: string;
+  listAccounts: boolean;
+}
+
+export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
+  command: "synth",
+  describe: "Resolve the external ID once and write Terraform JSON for every account in the config",
+  builder: (y) =>
+    y
+      .option("config", { type: "string", demandOption: true, describe: "the onboarding config (YAML or JSON)" })
+      .option("out", { type: "string", describe: "output folder (default: cdktf.out beside the config)" })
+      .option("list-accounts", { type: "boolean", default: false, describe: "show the accounts (discovered or listed) and why each is in or out; write nothing" })
+      .example("$0 synth --config ds-onboard.yaml", "write cdktf.out/stacks/*/cdk.tf.json")
+      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<GlobalArgs & SynthArgs>,
+  handler: command<SynthArgs>(async (ctx, args) => {
+    const { synthesizeOnboarding, deployCommands } = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
+    if (args.listAccounts) {
+      const result = await synthesizeOnboarding({ configPath: args.config, outdir: args.out, context: ctx, listOnly: true });
+      const listed = result.accounts.filter((a) => !result.discovery?.some((d) => d.accountId === a.accountId && d.included));
+      const lines = [
+        ...listed.map((a) => `include  ${a.accountId}  ${a.displayName ?? ""}  (listed in the config)`),
+        ...(result.discovery ?? []).map((d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`),
+        `${result.accounts.length} account(s) to onboard`,
+      ];
+      ctx.io.result({ accounts: result.accounts, discovery: result.discovery ?? [] }, lines.join("\n"));
+      return;
+    }
+    const result = await synthesizeOnboarding({ configPath: args.config, outdir: args.out, context: ctx });
+    const commands = deployCommands(result);
+    ctx.io.result(
+      {
+        outdir: result.outdir,
+        stacks: result.stacks,
+        accounts: result.accounts.length,
+        externalIdSource: result.externalIdSource,
+        externalId: result.maskedExternalId,
+        deployCommands: commands,
+      },
+      [
+        `wrote ${result.stacks.length} stack(s) for ${result.accounts.length} account(s) to ${result.outdir} (external ID ${result.maskedExternalId} from ${result.externalIdSource})`,
+        ...result.stacks.slice(0, 20).map((s) => `  ${s.name}  ${s.accountIds.length} account(s)  ${s.dir}/cdk.tf.json`),
+        ...(result.stacks.length > 20 ? [`  ... and ${result.stacks.length - 20} more`] : []),
+        "",
+        "Deploy with one of:",
+        ...commands.map((c) => `  ${c}`),
+      ].join("\n"),
+    );
+  }),
+};

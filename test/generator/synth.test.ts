@@ -1,0 +1,284 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+import { ManagerClient } from "../../src/manager/client";
+import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../../src/manager/types";
+import { checkTrustPolicy } from "../../src/policy/trust";
+import { SandboxManager } from "../../src/sandbox/manager";
+import { configJsonSchema } from "../../src/config/schema";
+import { runCli } from "../helpers/cli";
+import { buildOrganization } from "../helpers/org";
+import { sandboxEnv, useSandbox } from "../helpers/sandbox";
+
+const REPO = join(__dirname, "..", "..");
+const EXAMPLES = join(REPO, "examples");
+const KEY = "9:SYNTH-LEAK-CANARY-abcdef0123456789";
+const env = useSandbox({ adminKey: KEY });
+const work = mkdtempSync(join(tmpdir(), "ds-synth-"));
+
+/** Every cdk.tf.json under an output folder, by stack name. */
+function stacksIn(outdir: string): Record<string, any> {
+  const dir = join(outdir, "stacks");
+  return Object.fromEntries(readdirSync(dir).map((s) => [s, JSON.parse(readFileSync(join(dir, s, "cdk.tf.json"), "utf8"))]));
+}
+
+function allText(outdir: string): string {
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [readFileSync(join(d, e.name), "utf8")]));
+  return walk(outdir).join("\n");
+}
+
+function trustPolicies(stacks: Record<string, any>): string[] {
+  return Object.values(stacks).flatMap((json) => Object.values<{ assume_role_policy: string }>(json.resource.aws_iam_role).map((r) => r.assume_role_policy));
+}
+
+describe("ds-onboard synth: the examples", () => {
+  it("single account: the external ID from the manager, the API key nowhere in the output", async () => {
+    const out = join(work, "single");
+    const r = await runCli(["synth", "--config", join(EXAMPLES, "config-single-account", "ds-onboard.yaml"), "--out", out], sandboxEnv(env, KEY));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/wrote 1 stack\(s\) for 1 account\(s\)/);
+    expect(r.stdout).toMatch(/terraform -chdir=.*stacks\/deep-security-roles init/);
+    expect(r.stdout).toMatch(/tofu -chdir=/);
+    const stacks = stacksIn(out);
+    for (const policy of trustPolicies(stacks)) expect(checkTrustPolicy(policy, { principalArn: "arn:aws:iam::147995105371:root", externalIds: [env.sandbox.externalId] }).ok).toBe(true);
+    expect(allText(out)).not.toContain(KEY);
+    expect(r.stdout + r.stderr).not.toContain(KEY);
+    expect(r.stdout).not.toContain(env.sandbox.externalId);
+  });
+
+  it("multi-account from SSM with retrieval disabled: no manager call for the ID, one stack per account", async () => {
+    const admin = ManagerClient.create({ baseUrl: env.sandbox.url, apiKey: KEY, auth: "api-secret-key" });
+    try {
+      expect((await runCli(["external-id", "get", "--store", "ssm:/deep-security/external-id"], sandboxEnv(env, KEY))).code).toBe(0);
+      await admin.setSetting(EXTERNAL_ID_RETRIEVAL_SETTING, "false");
+      const before = env.sandbox.totalCalls;
+      const out = join(work, "multi");
+      const r = await runCli(["synth", "--config", join(EXAMPLES, "config-multi-account", "ds-onboard.yaml"), "--out", out, "--output", "json"], sandboxEnv(env, KEY));
+      expect(r.code).toBe(0);
+      expect(env.sandbox.totalCalls).toBe(before);
+      const report = JSON.parse(r.stdout);
+      expect(report.externalIdSource).toBe("ssm:/deep-security/external-id");
+      expect(report.stacks.map((s: { name: string }) => s.name)).toEqual(["deep-security-roles-111111111111", "deep-security-roles-222222222222", "deep-security-roles-333333333333"]);
+      const stacks = stacksIn(out);
+      expect(stacks["deep-security-roles-222222222222"].provider.aws[0].region).toBe("eu-central-1");
+      expect(stacks["deep-security-roles-333333333333"].provider.aws[0].assume_role[0].role_arn).toBe("arn:aws:iam::333333333333:role/AWSControlTowerExecution");
+      const permissions = JSON.parse(Object.values<{ policy: string }>(stacks["deep-security-roles-111111111111"].resource.aws_iam_policy)[0].policy);
+      expect(permissions.Statement[0].Action.some((a: string) => a.startsWith("workspaces:"))).toBe(false);
+      // State lives beside the config, by a relative path.
+      expect(stacks["deep-security-roles-111111111111"].terraform.backend.local.path).toMatch(/^\.\.\/.*config-multi-account\/terraform\.deep-security-roles-111111111111\.tfstate$/);
+      expect(allText(out)).not.toContain(KEY);
+    } finally {
+      await admin.resetSetting(EXTERNAL_ID_RETRIEVAL_SETTING);
+      await admin.close();
+    }
+  });
+
+  it("organizations discovery: includes, excludes, nested OUs, the management account on request", async () => {
+    env.aws.organization = {
+      managementAccountId: "000000000001",
+      rootId: "r-root",
+      units: [
+        { Id: "ou-root-workloads1", Name: "Workloads", ParentId: "r-root" },
+        { Id: "ou-root-platform1", Name: "Platform", ParentId: "r-root" },
+        { Id: "ou-root-sandboxes", Name: "Sandboxes", ParentId: "r-root" },
+        { Id: "ou-work-prodxxxx1", Name: "Prod", ParentId: "ou-root-workloads1" },
+        { Id: "ou-work-suspended1", Name: "Suspended", ParentId: "ou-root-workloads1" },
+      ],
+      accounts: [
+        { Id: "000000000001", Name: "management", State: "ACTIVE", ParentId: "r-root" },
+        { Id: "111111111111", Name: "prod-a", State: "ACTIVE", ParentId: "ou-work-prodxxxx1" },
+        { Id: "222222222222", Name: "shared", State: "ACTIVE", ParentId: "ou-root-platform1" },
+        { Id: "333333333333", Name: "old", State: "ACTIVE", ParentId: "ou-work-suspended1" },
+        { Id: "444444444444", Name: "closing", State: "PENDING_CLOSURE", ParentId: "ou-root-workloads1" },
+        { Id: "555555555555", Name: "play", State: "ACTIVE", ParentId: "ou-root-sandboxes" },
+        { Id: "999999999999", Name: "excluded", State: "ACTIVE", ParentId: "ou-root-platform1" },
+      ],
+    };
+    const e = { ...sandboxEnv(env, KEY), DS_TENANT_EXTERNAL_ID: "org-tenant-id-4321" };
+    const config = join(EXAMPLES, "config-organizations", "ds-onboard.yaml");
+    const listed = await runCli(["synth", "--config", config, "--list-accounts"], e);
+    expect(listed.code).toBe(0);
+    const line = (id: string) => listed.stdout.split("\n").find((l) => l.includes(id)) ?? "";
+    expect(line("111111111111")).toMatch(/^include .*Root\/Workloads\/Prod .*under Workloads \(ou-root-workloads1\)/);
+    expect(line("222222222222")).toMatch(/^include .*under Platform/);
+    expect(line("333333333333")).toMatch(/^exclude .*under excluded OU Suspended/);
+    expect(line("444444444444")).toMatch(/^exclude .*account is pending closure/);
+    expect(line("555555555555")).toMatch(/^exclude .*not under any OU in includeOus/);
+    expect(line("999999999999")).toMatch(/^exclude .*listed in excludeAccounts/);
+    expect(listed.stdout).toMatch(/2 account\(s\) to onboard/);
+    expect(line("000000000001")).toMatch(/^exclude .*not under any OU in includeOus/); // the root is not in includeOus
+
+    const out = join(work, "org");
+    const r = await runCli(["synth", "--config", config, "--out", out], e);
+    expect(r.code).toBe(0);
+    expect(Object.keys(stacksIn(out)).sort()).toEqual(["deep-security-roles-111111111111", "deep-security-roles-222222222222"]);
+    expect(allText(out)).toContain("org-tenant-id-4321");
+  });
+
+  it("includes the management account when asked and it is in scope", async () => {
+    env.aws.organization = buildOrganization({ depth: 1, fanout: 1, perOu: 3 });
+    const config = join(work, "mgmt.yaml");
+    writeFileSync(config, stringify({ externalId: "literal-tenant-id", organizations: { includeManagementAccount: true } }));
+    const r = await runCli(["synth", "--config", config, "--list-accounts", "--output", "json"], sandboxEnv(env));
+    const decisions = JSON.parse(r.stdout).discovery;
+    expect(decisions.find((d: { accountId: string }) => d.accountId === "000000000001")).toMatchObject({ included: true, reason: expect.stringMatching(/management account included on request/) });
+  });
+
+  it("on-premises manager: custom principal, HTTPS with --ca-bundle, Deny guard", async () => {
+    const https = await SandboxManager.start({ https: true, adminKey: KEY });
+    try {
+      const ca = join(work, "ca.pem");
+      writeFileSync(ca, https.caCertificate!);
+      const out = join(work, "onprem");
+      const config = join(EXAMPLES, "config-on-premises", "ds-onboard.yaml");
+      const e = { DS_MANAGER_URL: https.url, DS_API_KEY: KEY };
+      const failed = await runCli(["synth", "--config", config, "--out", out], e);
+      expect(failed.code).toBe(2); // the config's caBundle file is not there: the error names it
+      expect(failed.stderr).toMatch(/manager-ca\.pem does not exist/);
+      const r = await runCli(["synth", "--config", config, "--out", out, "--ca-bundle", ca], e);
+      expect(r.code).toBe(0);
+      for (const policy of trustPolicies(stacksIn(out))) {
+        const check = checkTrustPolicy(policy, { principalArn: "arn:aws:iam::444455556666:role/DeepSecurityManager", externalIds: [https.externalId], requireDenyGuard: true });
+        expect(check.findings).toEqual([]);
+      }
+      expect(allText(out)).not.toContain(KEY);
+    } finally {
+      await https.stop();
+    }
+  });
+});
+
+describe("Organizations discovery at scale", () => {
+  it("several hundred accounts across nested OUs, paginated and throttled", async () => {
+    env.aws.organization = buildOrganization({ depth: 3, fanout: 3, perOu: 12 }); // 39 OUs, 468 + 3 accounts
+    env.aws.organizationsThrottleRate = 0.15;
+    try {
+      const config = join(work, "org-scale.yaml");
+      writeFileSync(config, stringify({ externalId: "scale-tenant-id", organizations: {} }));
+      const r = await runCli(["synth", "--config", config, "--list-accounts", "--output", "json"], sandboxEnv(env));
+      expect(r.code).toBe(0);
+      const { accounts, discovery } = JSON.parse(r.stdout);
+      expect(discovery).toHaveLength(env.aws.organization.accounts.length);
+      expect(accounts).toHaveLength(env.aws.organization.accounts.length - 3); // suspended, closed, management
+      expect(new Set(accounts.map((a: { accountId: string }) => a.accountId)).size).toBe(accounts.length);
+      expect((env.aws.calls.get("organizations.ListAccountsForParent") ?? 0)).toBeGreaterThan(40); // pages and throttled retries
+    } finally {
+      env.aws.organizationsThrottleRate = 0;
+    }
+  });
+});
+
+describe("ds-onboard synth: bad configs", () => {
+  const good = { externalId: "literal-tenant-id", accounts: [{ accountId: "111122223333" }] };
+  const cases: [string, string, RegExp][] = [
+    ["an empty file", "", /\(file\): is empty/],
+    ["invalid YAML", "accounts: [\n  - x", /line \d+, column \d+: is not valid YAML/],
+    ["invalid JSON", '{"accounts": [', /is not valid/],
+    ["a list at the top", "- 1\n- 2", /not a mapping of keys to values/],
+    ["a numeric account ID", stringify({ ...good, accounts: [{ accountId: 111122223333 }] }), /accounts\[0\]\.accountId: expected string, got number\. Quote the value/],
+    ["a short account ID", stringify({ ...good, accounts: [{ accountId: "1234" }] }), /accounts\[0\]\.accountId: is not a 12-digit AWS account ID/],
+    ["a duplicate account", stringify({ ...good, accounts: [{ accountId: "111122223333" }, { accountId: "111122223333" }] }), /accounts\[1\]\.accountId: 111122223333 is listed already at accounts\[0\]/],
+    ["an unknown key", stringify({ ...good, acounts: [] }), /\(top level\): has unknown key "acounts"/],
+    ["an unknown account key", stringify({ ...good, accounts: [{ accountId: "111122223333", name: "x" }] }), /accounts\[0\]: has unknown key "name"/],
+    ["the API key in the config", stringify({ ...good, manager: { apiKey: "1:abc" } }), /manager: has "apiKey": the API key never goes in the config/],
+    ["a bad deployment role ARN", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::111122223333:user/x" }] }), /accounts\[0\]\.deploymentRoleArn: .*names a user; expected a role/],
+    ["a deployment role in another account", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::444455556666:role/x" }] }), /is a role in another account than 111122223333/],
+    ["a bad external ID literal", stringify({ ...good, externalId: "has space" }), /externalId: is neither a source .* contains " "/],
+    ["an empty ssm: location", stringify({ ...good, externalId: "ssm:" }), /externalId: names no ssm location/],
+    ["a bad principal account", stringify({ ...good, manager: { principal: { type: "on-premises", accountId: "12" } } }), /manager\.principal\.accountId: is not a 12-digit/],
+    ["an unknown principal type", stringify({ ...good, manager: { principal: { type: "vendor" } } }), /manager\.principal/],
+    ["an on-premises manager without a principal", stringify({ ...good, manager: { product: "deep-security-manager" } }), /manager\.principal: is required for an on-premises Deep Security Manager/],
+    ["a bad manager URL", stringify({ ...good, manager: { url: "dsm:4119" } }), /manager\.url/],
+    ["an unknown layout", stringify({ ...good, deployment: { layout: "per-region" } }), /deployment\.layout: is "per-region"\. Use one of "single-stack", "stack-per-account"/],
+    ["a bad region", stringify({ ...good, deployment: { region: "Frankfurt" } }), /deployment\.region: is not an AWS region name/],
+    ["a bad role path", stringify({ ...good, role: { path: "security" } }), /role\.path: .*is not a valid IAM path/],
+    ["a session too long", stringify({ ...good, role: { maxSessionDurationSeconds: 99999 } }), /role\.maxSessionDurationSeconds: is too big/],
+    ["a wrong type for includeWorkspaces", stringify({ ...good, role: { includeWorkspaces: "no" } }), /role\.includeWorkspaces: expected boolean, got string/],
+    ["roleName and roleNamePrefix", stringify({ ...good, role: { roleName: "a", roleNamePrefix: "b" } }), /role\.roleName: is set together with roleNamePrefix/],
+    ["no accounts at all", stringify({ externalId: "literal-tenant-id" }), /accounts: no accounts: list them/],
+    ["a bad OU ID", stringify({ externalId: "literal-tenant-id", organizations: { includeOus: ["Workloads"] } }), /organizations\.includeOus\[0\]: is not an organization root/],
+  ];
+
+  it("has at least 20 broken configs", () => expect(cases.length).toBeGreaterThanOrEqual(20));
+
+  it.each(cases)("%s: exit 2, a clear message, nothing written", async (_name, text, message) => {
+    const dir = mkdtempSync(join(work, "bad-"));
+    const config = join(dir, _name.includes("JSON") ? "config.json" : "ds-onboard.yaml");
+    writeFileSync(config, text);
+    const out = join(dir, "out");
+    const r = await runCli(["synth", "--config", config, "--out", out], { DS_EXTERNAL_ID: "unused-id-1234" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("lists every error in the file, not just the first", async () => {
+    const config = join(work, "many-errors.yaml");
+    writeFileSync(config, stringify({ externalId: "x", accounts: [{ accountId: "1" }, { accountId: 2 }], role: { path: "p" }, extra: true }));
+    const r = await runCli(["synth", "--config", config], {});
+    expect(r.code).toBe(2);
+    for (const path of ["externalId", "accounts[0].accountId", "accounts[1].accountId", "role.path", "(top level)"]) expect(r.stderr).toContain(`  - ${path}: `);
+  });
+});
+
+describe("a 1,000-account config", () => {
+  it("synthesizes", async () => {
+    const config = join(work, "thousand.yaml");
+    writeFileSync(config, stringify({ externalId: "literal-tenant-id", accounts: Array.from({ length: 1000 }, (_, i) => ({ accountId: String(200000000000 + i) })) }));
+    const out = join(work, "thousand");
+    const r = await runCli(["synth", "--config", config, "--out", out], {});
+    expect(r.code).toBe(0);
+    const json = stacksIn(out)["deep-security-roles"];
+    expect(Object.keys(json.resource.aws_iam_role)).toHaveLength(1000);
+  });
+});
+
+describe("the JSON Schema for editors", () => {
+  it("is committed as generated from the config definition", () => {
+    const committed = JSON.parse(readFileSync(join(REPO, "schema", "onboarding-config.schema.json"), "utf8"));
+    expect(committed).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));
+  });
+});
+
+describe("ds-onboard init", () => {
+  it("refuses to overwrite, and needs accounts when not on a terminal", async () => {
+    const dir = join(work, "init-refuse");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "main.ts"), "// mine\n");
+    const r = await runCli(["init", dir, "--account", "111122223333"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already has main\.ts; nothing was written\. Use --force/);
+    expect(readFileSync(join(dir, "main.ts"), "utf8")).toBe("// mine\n");
+    expect(existsSync(join(dir, "ds-onboard.yaml"))).toBe(false);
+    const none = await runCli(["init", join(work, "init-none")]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/Name the accounts: --account <id>/);
+    const bad = await runCli(["init", join(work, "init-bad"), "--account", "12"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/accounts\[0\]\.accountId: is not a 12-digit/);
+  });
+
+  it("writes a project that installs, synthesizes with its own main.ts, and matches ds-onboard synth", async () => {
+    const dir = join(work, "project");
+    const made = await runCli(["init", dir, "--account", "111122223333", "--account", "444455556666", "--layout", "stack-per-account", "--external-id-source", "env:MY_TENANT_ID", "--package", `file:${REPO}`]);
+    expect(made.code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([".gitignore", "README.md", "cdktf.json", "ds-onboard.yaml", "main.ts", "package.json", "tsconfig.json"]);
+    expect(readFileSync(join(dir, "ds-onboard.yaml"), "utf8")).not.toMatch(/api.?key:/i);
+
+    const exec = promisify(execFile);
+    const npmEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
+    await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: dir, env: npmEnv, timeout: 240_000 });
+    const e = { PATH: process.env.PATH!, HOME: process.env.HOME!, MY_TENANT_ID: "project-tenant-id-1" };
+    await exec("npx", ["tsc"], { cwd: dir, env: e, timeout: 120_000 });
+    await exec(process.execPath, ["main.js"], { cwd: dir, env: { ...e, CDKTF_OUTDIR: join(dir, "out-project") }, timeout: 120_000 });
+    const cli = await runCli(["synth", "--config", join(dir, "ds-onboard.yaml"), "--out", join(dir, "out-cli")], { MY_TENANT_ID: "project-tenant-id-1" });
+    expect(cli.code).toBe(0);
+    const fromProject = stacksIn(join(dir, "out-project"));
+    expect(Object.keys(fromProject).sort()).toEqual(["deep-security-roles-111122223333", "deep-security-roles-444455556666"]);
+    expect(fromProject).toEqual(stacksIn(join(dir, "out-cli")));
+  }, 300_000);
+});
