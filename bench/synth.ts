@@ -3,10 +3,13 @@
  * and through a hand-written equivalent of plain provider-aws resources, each in a fresh Node
  * process so that peak memory (max RSS) is the run's own.
  *
- *   npm run build && node dist/bench/synth.js [--sizes 10,100,1000] [--runs 3]
+ *   npm run build && node dist/bench/synth.js [--sizes 10,100,1000] [--config-sizes 1000] [--runs 3]
+ *
+ * Also measures `ds-onboard synth` on a config of 1,000 accounts (validation, resolution,
+ * synthesis and publishing included).
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
@@ -14,9 +17,11 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformOutput, TerraformStack } from "cdktf";
+import { stringify } from "yaml";
 import { addAccountStacks } from "../constructs";
+import { synthesizeOnboarding } from "../src/generator/synthesize";
 
-type Variant = "construct" | "hand-written";
+type Variant = "construct" | "hand-written" | "config";
 const EXTERNAL_ID = "bench-tenant-external-id-0001";
 
 function accountIds(n: number): string[] {
@@ -77,13 +82,23 @@ export function buildByHand(app: App, n: number): void {
 }
 
 /** Child: one build + synth; prints {ms, maxRssMiB}. */
-function child(variant: Variant, n: number): void {
+async function child(variant: Variant, n: number): Promise<void> {
   const outdir = mkdtempSync(join(tmpdir(), "ds-bench-"));
-  const start = process.hrtime.bigint();
-  const app = new App({ outdir });
-  (variant === "construct" ? buildWithConstructs : buildByHand)(app, n);
-  app.synth();
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  let ms: number;
+  if (variant === "config") {
+    // What `ds-onboard synth --config` does: parse and validate the config, resolve the ID, synthesize, publish.
+    const config = join(outdir, "ds-onboard.yaml");
+    writeFileSync(config, stringify({ externalId: EXTERNAL_ID, accounts: accountIds(n).map((accountId) => ({ accountId })) }));
+    const start = process.hrtime.bigint();
+    await synthesizeOnboarding({ configPath: config, outdir: join(outdir, "out") });
+    ms = Number(process.hrtime.bigint() - start) / 1e6;
+  } else {
+    const start = process.hrtime.bigint();
+    const app = new App({ outdir });
+    (variant === "construct" ? buildWithConstructs : buildByHand)(app, n);
+    app.synth();
+    ms = Number(process.hrtime.bigint() - start) / 1e6;
+  }
   rmSync(outdir, { recursive: true, force: true });
   process.stdout.write(JSON.stringify({ ms, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
@@ -100,7 +115,7 @@ function measure(variant: Variant, n: number, runs: number): { ms: number; maxRs
   return { ms: median(results.map((r) => r.ms)), maxRssMiB: median(results.map((r) => r.maxRssMiB)) };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "--child") return child(args[1] as Variant, Number(args[2]));
   const opt = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -121,7 +136,14 @@ function main(): void {
     );
     previous = { n, ms: ours.ms };
   }
+  const configSizes = opt("--config-sizes", "1000").split(",").map(Number);
+  console.log("\nds-onboard synth --config (YAML config -> validated -> cdk.tf.json, single stack):");
+  console.log("accounts | time | peak RSS");
+  for (const n of configSizes) {
+    const r = measure("config", n, runs);
+    console.log(`${String(n).padStart(8)} | ${r.ms.toFixed(0).padStart(6)} ms | ${r.maxRssMiB.toFixed(0).padStart(4)} MiB`);
+  }
   console.log(`summary: construct/hand-written time ratio ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} (aim <= 1.2) over ${sizes.join(", ")} accounts`);
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

@@ -12,6 +12,9 @@ import { sandboxEnv, useSandbox } from "../helpers/sandbox";
 const KEY = "7:LEAKCANARY-0123456789abcdefABCDEF";
 const env = useSandbox({ adminKey: KEY });
 const dir = mkdtempSync(join(tmpdir(), "ds-secrets-"));
+const config = join(dir, "ds-onboard.yaml");
+writeFileSync(config, "externalId: manager\naccounts:\n  - accountId: \"111122223333\"\n");
+let initRuns = 0;
 
 /** Every command, in every output mode, verbose or not. */
 const COMMANDS: string[][] = [
@@ -28,7 +31,15 @@ const COMMANDS: string[][] = [
   ["external-id", "get"], // after reset
   ["doctor"],
   ["external-id", "retrieval", "disable"], // refused: exit 2
+  ["synth", "--config", config, "--out", join(dir, "synth-out")],
+  ["synth", "--config", config, "--list-accounts"],
+  ["init", "INIT_DIR", "--account", "111122223333"],
 ];
+
+/** init writes a new folder each run. */
+function expand(command: string[]): string[] {
+  return command.map((c) => (c === "INIT_DIR" ? join(dir, `init-${initRuns++}`) : c));
+}
 const MODES = [[], ["--output", "json"], ["--verbose"], ["--output", "json", "--verbose"]];
 
 function leaks(result: CliResult, secret: string): string[] {
@@ -40,7 +51,7 @@ describe("the API key never appears in any output", () => {
     let runs = 0;
     for (const command of COMMANDS) {
       for (const mode of MODES) {
-        const result = await runCli([...command, ...mode], sandboxEnv(env, KEY));
+        const result = await runCli([...expand(command), ...mode], sandboxEnv(env, KEY));
         runs++;
         expect({ command: [...command, ...mode].join(" "), leaks: leaks(result, KEY) }).toEqual({ command: [...command, ...mode].join(" "), leaks: [] });
       }
@@ -62,7 +73,7 @@ describe("the API key never appears in any output", () => {
     for (const r of [viaFile, viaFlag, viaEnvFile]) expect(leaks(r, KEY)).toEqual([]);
   });
 
-  it("in every file written (stored copies and the sandbox state file)", async () => {
+  it("in every file written (stored copies, synthesized Terraform, init projects, the sandbox state file)", async () => {
     const stateFile = join(dir, "sandbox-state.json");
     const persisted = await SandboxManager.start({ adminKey: KEY, stateFile });
     try {
@@ -72,9 +83,11 @@ describe("the API key never appears in any output", () => {
     } finally {
       await persisted.stop();
     }
-    const files = readdirSync(dir).filter((f) => !f.startsWith("key"));
-    expect(files).toEqual(expect.arrayContaining(["sandbox-state.json", "copy2.txt", "stored-id.txt"]));
-    for (const f of files) expect({ f, leaked: readFileSync(join(dir, f), "utf8").includes(KEY) }).toEqual({ f, leaked: false });
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const files = walk(dir).filter((f) => !f.endsWith("key.txt"));
+    const names = files.map((f) => f.slice(dir.length + 1));
+    expect(names).toEqual(expect.arrayContaining(["sandbox-state.json", "copy2.txt", "stored-id.txt", "synth-out/stacks/deep-security-roles/cdk.tf.json", "init-0/ds-onboard.yaml", "init-0/main.ts"]));
+    for (const f of files) expect({ f, leaked: readFileSync(f, "utf8").includes(KEY) }).toEqual({ f, leaked: false });
     expect([...env.aws.parameters.values(), ...env.aws.secrets.values()].some((v) => JSON.stringify(v).includes(KEY))).toBe(false);
   });
 
@@ -112,7 +125,7 @@ describe("the API key never appears in any output", () => {
       });
     });
     child.kill("SIGINT");
-    await new Promise((r) => child.once("exit", r));
+    await new Promise((r) => child.once("close", r)); // "close": after stdout and stderr are drained
     expect(out).toContain("sandbox stopped");
     expect(out).not.toContain(KEY);
   });
@@ -123,7 +136,7 @@ describe("the external ID is masked everywhere but external-id get", () => {
     const id = env.sandbox.externalId;
     for (const command of COMMANDS) {
       for (const mode of [["--verbose"], ["--output", "json", "--verbose"]]) {
-        const r = await runCli([...command, ...mode], sandboxEnv(env, KEY));
+        const r = await runCli([...expand(command), ...mode], sandboxEnv(env, KEY));
         const isGet = command[0] === "external-id" && command[1] === "get";
         const where = [...(r.stderr.includes(id) ? ["stderr"] : []), ...(!isGet && r.stdout.includes(id) ? ["stdout"] : [])];
         expect({ command: command.join(" "), where }).toEqual({ command: command.join(" "), where: [] });
