@@ -5,9 +5,11 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { ExitCode } from "../errors";
+import { demoCommand } from "./commands/demo";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
 import { initCommand } from "./commands/init";
+import { deregisterCommand, onboardCommand, registerCommand, verifyCommand } from "./commands/onboard";
 import { sandboxCommand } from "./commands/sandbox";
 import { synthCommand } from "./commands/synth";
 import type { GlobalArgs } from "./context";
@@ -33,6 +35,11 @@ export function buildCli(argv: string[]) {
     .command(doctorCommand)
     .command(initCommand)
     .command(synthCommand)
+    .command(verifyCommand)
+    .command(registerCommand)
+    .command(onboardCommand)
+    .command(deregisterCommand)
+    .command(demoCommand)
     .command(sandboxCommand)
     .demandCommand(1, "Name a command; see --help.")
     .recommendCommands()

@@ -108,7 +108,7 @@ export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<
 }
 
 /** Config values are the lowest priority: flags, then the environment, then the config. */
-function withConfigDefaults(ctx: Context, loaded: LoadedConfig): Context {
+export function withConfigDefaults(ctx: Context, loaded: LoadedConfig): Context {
   const m = loaded.config.manager;
   if (!m) return ctx;
   const args: GlobalArgs = { ...ctx.args };
@@ -119,7 +119,7 @@ function withConfigDefaults(ctx: Context, loaded: LoadedConfig): Context {
   return new Context(args, ctx.env, ctx.io);
 }
 
-async function collectAccounts(config: OnboardingConfig, ctx: Context): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
+export async function collectAccounts(config: OnboardingConfig, ctx: Context): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
   const listed: AccountTarget[] = [...(config.accounts ?? [])];
   if (!config.organizations) return { accounts: listed };
   const orgs = require("../aws/organizations") as typeof import("../aws/organizations");
@@ -146,7 +146,7 @@ async function collectAccounts(config: OnboardingConfig, ctx: Context): Promise<
  * The external ID, resolved once: `--external-id`/`DS_EXTERNAL_ID`, then
  * `--external-id-from`/`DS_EXTERNAL_ID_FROM`, then the config's `externalId`, then the manager.
  */
-async function resolveConfiguredExternalId(loaded: LoadedConfig, ctx: Context) {
+export async function resolveConfiguredExternalId(loaded: LoadedConfig, ctx: Context) {
   const { resolveExternalId } = require("../external-id/resolve") as typeof import("../external-id/resolve");
   const sources: ExternalIdSources = ctx.externalIdSources();
   const configured = loaded.config.externalId ?? "manager";

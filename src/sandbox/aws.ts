@@ -1,12 +1,14 @@
 /**
  * A local AWS endpoint on 127.0.0.1 for the sandbox and the tests: the real AWS SDK v3 clients
- * talk to it through `AWS_ENDPOINT_URL`. It speaks the AWS JSON protocol (SSM, Secrets Manager)
- * and the query protocol (STS) for the calls ds-onboard makes. Signatures are not checked; the
- * caller is told apart by the access key ID in the SigV4 credential scope.
+ * talk to it through `AWS_ENDPOINT_URL`. It speaks the AWS JSON protocol (SSM, Secrets Manager,
+ * Organizations) and the query protocols (STS, IAM, EC2) for the calls ds-onboard makes.
+ * Signatures are not checked; the caller is told apart by the access key ID in the SigV4
+ * credential scope: a key from AssumeRole is that session, other keys map to `identities`.
  */
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { IamFault, LocalIam } from "./iam";
 import { isLoopback } from "./manager";
 
 export interface LocalAwsOptions {
@@ -57,13 +59,18 @@ export class LocalAws {
   readonly secrets = new Map<string, Secret>();
   /** Calls by `service.Action`. */
   readonly calls = new Map<string, number>();
+  /** Roles, policies and sessions, per account. */
+  readonly iam = new LocalIam();
   /** The organization Organizations calls read; none by default. */
   organization?: LocalOrganization;
   /** Share of Organizations calls answered TooManyRequestsException (throttling). */
   organizationsThrottleRate = 0;
   private server?: Server;
+  private readonly identities: Map<string, string>;
 
-  private constructor(private readonly options: LocalAwsOptions) {}
+  private constructor(private readonly options: LocalAwsOptions) {
+    this.identities = new Map(Object.entries(options.identities ?? {}));
+  }
 
   static async start(options: LocalAwsOptions = {}): Promise<LocalAws> {
     const host = options.host ?? "127.0.0.1";
@@ -114,12 +121,24 @@ export class LocalAws {
     const action = form.get("Action") ?? "";
     const service = credentialScope(req)?.service ?? "sts";
     this.count(`${service}.${action}`);
+    const requestId = randomUUID();
     try {
+      if (service !== "sts" && !this.iam.mayCall(caller.arn, `${service}:${action}`)) {
+        throw service === "ec2"
+          ? new AwsFault("UnauthorizedOperation", `You are not authorized to perform this operation. User: ${caller.arn} is not authorized to perform: ec2:${action}`, 403)
+          : new AwsFault("AccessDenied", `User: ${caller.arn} is not authorized to perform: ${service}:${action}`, 403);
+      }
       const xml = this.query(service, action, form, caller);
-      send(res, 200, "text/xml", `<${action}Response xmlns="https://${service}.amazonaws.com/doc/"><${action}Result>${xml}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`);
+      const body = service === "ec2"
+        ? `<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId}</requestId>${xml}</${action}Response>`
+        : `<${action}Response xmlns="https://${service}.amazonaws.com/doc/"><${action}Result>${xml}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+      send(res, 200, "text/xml", body);
     } catch (e) {
-      const fault = e instanceof AwsFault ? e : new AwsFault("InternalFailure", String(e), 500);
-      send(res, fault.status, "text/xml", `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+      const fault = e instanceof AwsFault ? e : e instanceof IamFault ? new AwsFault(e.code, e.message, e.status) : new AwsFault("InternalFailure", String(e), 500);
+      const body = service === "ec2"
+        ? `<Response><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
+        : `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+      send(res, fault.status, "text/xml", body);
     }
   }
 
@@ -127,9 +146,16 @@ export class LocalAws {
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
   }
 
+  /** Maps an access key ID to an identity (for static keys). */
+  addIdentity(accessKeyId: string, arn: string): void {
+    this.identities.set(accessKeyId, arn);
+  }
+
+
   private caller(req: IncomingMessage): Caller {
     const accessKeyId = credentialScope(req)?.accessKeyId;
-    const arn = (accessKeyId && this.options.identities?.[accessKeyId]) ?? DEFAULT_IDENTITY;
+    const session = accessKeyId ? this.iam.sessions.get(accessKeyId) : undefined;
+    const arn = session?.arn ?? (accessKeyId && this.identities.get(accessKeyId)) ?? DEFAULT_IDENTITY;
     return { accessKeyId, arn, account: arn.split(":")[4] };
   }
 
@@ -206,10 +232,67 @@ export class LocalAws {
     return secret;
   }
 
-  private query(service: string, action: string, _form: URLSearchParams, caller: Caller): string {
+  private query(service: string, action: string, form: URLSearchParams, caller: Caller): string {
+    const iam = this.iam;
+    const param = (name: string) => form.get(name) ?? undefined;
+    const need = (name: string) => {
+      const v = form.get(name);
+      if (!v) throw new AwsFault("ValidationError", `${name} is required.`);
+      return v;
+    };
+    const x = escapeXml;
+    const roleXml = (r: ReturnType<LocalIam["role"]>) =>
+      `<Role><Path>${x(r.path)}</Path><AssumeRolePolicyDocument>${x(encodeURIComponent(r.trustPolicy))}</AssumeRolePolicyDocument><MaxSessionDuration>${r.maxSessionDuration}</MaxSessionDuration><RoleId>${r.roleId}</RoleId><RoleName>${x(r.name)}</RoleName><Arn>${x(r.arn)}</Arn><CreateDate>${new Date(r.createdAt).toISOString()}</CreateDate></Role>`;
     switch (`${service}.${action}`) {
       case "sts.GetCallerIdentity":
-        return `<Arn>${escapeXml(caller.arn)}</Arn><UserId>${escapeXml(caller.accessKeyId ?? "AIDASANDBOX")}</UserId><Account>${caller.account}</Account>`;
+        return `<Arn>${x(caller.arn)}</Arn><UserId>${x(caller.accessKeyId ?? "AIDASANDBOX")}</UserId><Account>${caller.account}</Account>`;
+      case "sts.AssumeRole": {
+        const s = iam.assumeRole(caller.arn, need("RoleArn"), need("RoleSessionName"), param("ExternalId"), Number(param("DurationSeconds") ?? 3600));
+        return `<Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${x(s.secretAccessKey)}</SecretAccessKey><SessionToken>${x(s.sessionToken)}</SessionToken><Expiration>${s.expiration.toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:${x(need("RoleSessionName"))}</AssumedRoleId><Arn>${x(s.arn)}</Arn></AssumedRoleUser><PackedPolicySize>0</PackedPolicySize>`;
+      }
+      case "iam.GetRole":
+        return roleXml(iam.role(caller.account, need("RoleName")));
+      case "iam.CreateRole":
+        return roleXml(iam.createRole(caller.account, need("RoleName"), need("AssumeRolePolicyDocument"), { path: param("Path"), maxSessionDuration: Number(param("MaxSessionDuration") ?? 3600) }));
+      case "iam.PutRolePolicy":
+        iam.putInline(caller.account, need("RoleName"), need("PolicyName"), need("PolicyDocument"));
+        return "";
+      case "iam.CreatePolicy": {
+        const p = iam.createPolicy(caller.account, need("PolicyName"), need("PolicyDocument"), param("Path"));
+        return `<Policy><PolicyName>${x(p.name)}</PolicyName><Arn>${x(p.arn)}</Arn><Path>${x(p.path)}</Path><DefaultVersionId>v1</DefaultVersionId><AttachmentCount>0</AttachmentCount><IsAttachable>true</IsAttachable></Policy>`;
+      }
+      case "iam.AttachRolePolicy":
+        iam.attach(caller.account, need("RoleName"), need("PolicyArn"));
+        return "";
+      case "iam.ListAttachedRolePolicies": {
+        const name = need("RoleName");
+        iam.role(caller.account, name);
+        const arns = iam.account(caller.account).attached.get(name) ?? [];
+        return `<AttachedPolicies>${arns.map((a) => `<member><PolicyName>${x(a.split("/").pop()!)}</PolicyName><PolicyArn>${x(a)}</PolicyArn></member>`).join("")}</AttachedPolicies><IsTruncated>false</IsTruncated>`;
+      }
+      case "iam.ListRolePolicies": {
+        const name = need("RoleName");
+        iam.role(caller.account, name);
+        const names = [...(iam.account(caller.account).inline.get(name)?.keys() ?? [])];
+        return `<PolicyNames>${names.map((n) => `<member>${x(n)}</member>`).join("")}</PolicyNames><IsTruncated>false</IsTruncated>`;
+      }
+      case "iam.GetRolePolicy": {
+        const name = need("RoleName");
+        const policyName = need("PolicyName");
+        const doc = iam.account(caller.account).inline.get(name)?.get(policyName);
+        if (doc === undefined) throw new AwsFault("NoSuchEntity", `The role policy with name ${policyName} cannot be found.`, 404);
+        return `<RoleName>${x(name)}</RoleName><PolicyName>${x(policyName)}</PolicyName><PolicyDocument>${x(encodeURIComponent(doc))}</PolicyDocument>`;
+      }
+      case "iam.GetPolicy": {
+        const p = iam.policy(caller.account, need("PolicyArn"));
+        return `<Policy><PolicyName>${x(p.name)}</PolicyName><Arn>${x(p.arn)}</Arn><Path>${x(p.path)}</Path><DefaultVersionId>v1</DefaultVersionId><IsAttachable>true</IsAttachable></Policy>`;
+      }
+      case "iam.GetPolicyVersion": {
+        const p = iam.policy(caller.account, need("PolicyArn"));
+        return `<PolicyVersion><Document>${x(encodeURIComponent(p.document))}</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion>`;
+      }
+      case "ec2.DescribeRegions":
+        return `<regionInfo>${["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"].map((r) => `<item><regionName>${r}</regionName><regionEndpoint>ec2.${r}.amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>`).join("")}</regionInfo>`;
       default:
         throw new AwsFault("InvalidAction", `The local AWS endpoint does not implement ${service}.${action}.`);
     }
