@@ -1,7 +1,7 @@
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { Fn, Op, type Precondition, TerraformOutput, type TerraformProvider, TerraformStack, Token } from "cdktf";
+import { DataResource, Fn, type ITerraformDependable, type LocalExecProvisioner, Op, type Precondition, TerraformOutput, type TerraformProvider, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
 import { type RoleOptions, type RolePlan, planRole } from "../src/policy/role";
 import { EXTERNAL_ID_PATTERN_SOURCE } from "../src/validation";
@@ -19,10 +19,34 @@ export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
    */
   readonly errorPathPrefix?: string;
   /**
+   * Register the account with the manager as part of `cdktf deploy`: a `terraform_data`
+   * step runs `ds-onboard register --role-arn <arn>` once the role and its policy exist (cdktf
+   * has no post-deploy hook). The API key is read from DS_API_KEY (or DS_API_KEY_FILE) in the
+   * environment of `cdktf deploy` at apply time; it never enters the synthesized JSON or the
+   * state. Default: not registered (run `ds-onboard register` or `onboard` after deploy).
+   */
+  readonly registration?: RegistrationOptions;
+  /**
    * A plan made by `planRole` from these same options, to skip validating them again when
    * creating many roles from one set of options. Default: planned from the props.
    */
   readonly plan?: RolePlan;
+}
+
+/** How {@link DeepSecurityCrossAccountRole} registers the account during `cdktf deploy`. */
+export interface RegistrationOptions {
+  /** The command that runs ds-onboard. Default: `"npx --no-install ds-onboard"`. */
+  readonly command?: string;
+  /** The manager URL, if not in DS_MANAGER_URL at apply time. Not a secret. Default: from the environment. */
+  readonly managerUrl?: string;
+  /** The connector's display name. Default: the account ID. */
+  readonly displayName?: string;
+  /**
+   * On `cdktf destroy`: `"keep"` the connector (the manager then reports the account as
+   * unreachable until someone removes it), or `"deregister"` it. Default: `"keep"`, so that
+   * a destroy never removes the manager's history of the account by surprise.
+   */
+  readonly onDestroy?: "keep" | "deregister";
 }
 
 /**
@@ -35,6 +59,8 @@ export class DeepSecurityCrossAccountRole extends Construct {
   readonly policy: IamPolicy;
   /** The validated plan the resources were built from (documents, principal, sizes). */
   readonly plan: RolePlan;
+  /** The registration step, when `registration` is set. */
+  readonly registration?: DataResource;
 
   constructor(scope: Construct, id: string, props: DeepSecurityCrossAccountRoleProps) {
     super(scope, id);
@@ -67,10 +93,11 @@ export class DeepSecurityCrossAccountRole extends Construct {
       tags,
     });
 
-    new IamRolePolicyAttachment(this, "policy-attachment", { provider, role: this.role.name, policyArn: this.policy.arn });
+    const attachment = new IamRolePolicyAttachment(this, "policy-attachment", { provider, role: this.role.name, policyArn: this.policy.arn });
     (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
       new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: this.role.name, policyArn });
     });
+    if (props.registration) this.registration = registrationStep(this, props.registration, [this.role, this.policy, attachment]);
 
     if (props.outputs !== false) {
       new TerraformOutput(this, "role_arn", { value: this.role.arn, description: "ARN of the Deep Security cross-account role" });
@@ -87,6 +114,27 @@ export class DeepSecurityCrossAccountRole extends Construct {
   get roleName(): string {
     return this.role.name;
   }
+}
+
+/**
+ * The post-deploy registration as a step of the Terraform graph. Its input is the role ARN,
+ * so that replacing the role registers again; `register` is idempotent (it never creates a
+ * second connector) and retries while IAM propagates the new role.
+ */
+function registrationStep(role: DeepSecurityCrossAccountRole, options: RegistrationOptions, after: ITerraformDependable[]): DataResource {
+  const run = options.command ?? "npx --no-install ds-onboard";
+  const environment = options.managerUrl ? { DS_MANAGER_URL: options.managerUrl } : undefined;
+  const name = options.displayName ? ` --display-name ${shellQuote(options.displayName)}` : "";
+  const provisioners: LocalExecProvisioner[] = [{ type: "local-exec", command: `${run} register --role-arn ${role.role.arn}${name}`, environment }];
+  if (options.onDestroy === "deregister") {
+    // Destroy-time provisioners may refer only to self.
+    provisioners.push({ type: "local-exec", when: "destroy", command: `${run} deregister --role-arn \${self.input.role_arn}`, environment });
+  }
+  return new DataResource(role, "registration", { input: { role_arn: role.role.arn }, triggersReplace: { role_arn: role.role.arn }, dependsOn: after, provisioners });
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }
 
 /**

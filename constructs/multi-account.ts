@@ -3,7 +3,7 @@ import { type App, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
 import { type AccountTarget, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
-import { DeepSecurityCrossAccountRole } from "./cross-account-role";
+import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
 
 export type { AccountTarget } from "../src/policy/accounts";
 
@@ -17,6 +17,8 @@ export interface DeepSecurityAccountRolesProps extends RoleOptions {
   readonly region?: string;
   /** Add per-account outputs with the role ARN and name. Default: true. */
   readonly outputs?: boolean;
+  /** Register each account during `cdktf deploy` (display name: the account's). Default: not registered. */
+  readonly registration?: RegistrationOptions;
 }
 
 /**
@@ -41,7 +43,12 @@ export class DeepSecurityAccountRoles extends Construct {
       });
       roles.set(
         target.accountId,
-        new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, { ...props, provider, plan: plan.role }),
+        new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, {
+          ...props,
+          provider,
+          plan: plan.role,
+          registration: props.registration && { ...props.registration, displayName: props.registration.displayName ?? target.displayName },
+        }),
       );
     }
     this.roles = roles;

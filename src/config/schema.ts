@@ -122,6 +122,14 @@ export const deploymentSchema = z
     stackName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "may hold only letters, digits, _ and -").optional().describe("default deep-security-roles"),
     deploymentRoleName: roleName.optional().describe("role Terraform assumes in each account; default OrganizationAccountAccessRole"),
     region: region.optional().describe("default us-east-1"),
+    registration: z
+      .object({
+        command: z.string().min(1).optional().describe('how to run ds-onboard at apply time; default "npx --no-install ds-onboard"'),
+        onDestroy: z.enum(["keep", "deregister"]).optional().describe("default keep"),
+      })
+      .strict()
+      .optional()
+      .describe("register each account during cdktf deploy (a terraform_data step); the API key is read from DS_API_KEY at apply time"),
   })
   .strict();
 

@@ -75,6 +75,7 @@ export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<
       region: config.deployment?.region,
       layout: config.deployment?.layout,
       stackName: config.deployment?.stackName,
+      registration: config.deployment?.registration && { ...config.deployment.registration, managerUrl: config.manager?.url },
     });
     for (const stack of stacks) {
       // State lives beside the config, outside the output folder, by a relative path: the

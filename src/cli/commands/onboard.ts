@@ -16,6 +16,7 @@ interface TargetArgs {
   principalAccount?: string;
   principalArn?: string;
   deploymentRoleName?: string;
+  displayName?: string[];
   concurrency: number;
 }
 
@@ -39,6 +40,7 @@ function targetOptions<T>(y: Argv<T>) {
     .option("principal-account", { type: "string", describe: "with --role-arn: an on-premises manager's AWS account (default: Workload Security)" })
     .option("principal-arn", { type: "string", describe: "with --role-arn: the role or user ARN an on-premises manager runs as" })
     .option("deployment-role-name", { type: "string", describe: "with --role-arn: the role to assume in each member account to read its IAM" })
+    .option("display-name", { type: "string", array: true, describe: "with --role-arn: the connector display names, in the same order" })
     .option("concurrency", { type: "number", default: 8, describe: "accounts handled at once" });
 }
 
@@ -73,7 +75,7 @@ async function resolveTargets(ctx: Context, args: TargetArgs): Promise<{ targets
     : args.principalAccount
       ? { type: "on-premises", accountId: args.principalAccount }
       : { type: "workload-security" };
-  return { targets: t.targetsFromArns(args.roleArn, { principal, deploymentRoleName: args.deploymentRoleName }), ctx };
+  return { targets: t.targetsFromArns(args.roleArn, { principal, deploymentRoleName: args.deploymentRoleName, displayNames: args.displayName }), ctx };
 }
 
 async function externalIds(ctx: Context, loaded: import("../../config/load").LoadedConfig | undefined, alsoAccept: string[] | undefined): Promise<string[]> {

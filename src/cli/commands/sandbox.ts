@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
@@ -20,6 +21,8 @@ interface SandboxArgs {
   seed?: number;
   stateFile?: string;
   tenantExternalId?: string;
+  propagationDelay: number;
+  load?: string[];
 }
 
 const rate = (name: string) => (value: number) => {
@@ -43,32 +46,41 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       .option("rate-limit", { type: "number", describe: "requests per second; more are answered 429 with Retry-After" })
       .option("seed", { type: "number", describe: "seed for the failure draws (repeatable runs)" })
       .option("state-file", { type: "string", describe: "keep tenant, settings and connectors in this JSON file" })
-      .option("tenant-external-id", { type: "string", describe: "the sandbox tenant's external ID (default: a new UUID)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
+      .option("tenant-external-id", { type: "string", describe: "the sandbox tenant's external ID (default: a new UUID)" })
+      .option("propagation-delay", { type: "number", default: 0, describe: "seconds before a new role can be assumed (IAM propagation)" })
+      .option("load", { type: "string", array: true, describe: "load the roles of a synthesized output folder or cdk.tf.json (stands in for cdktf deploy)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
   handler: command<SandboxArgs>(async (ctx, args) => {
-    const { SandboxManager } = require("../../sandbox/manager") as typeof import("../../sandbox/manager");
-    const { LocalAws } = require("../../sandbox/aws") as typeof import("../../sandbox/aws");
-    const listen = async <T>(what: string, port: number, start: () => Promise<T>): Promise<T> => {
-      try {
-        return await start();
-      } catch (error) {
-        if ((error as { code?: string }).code === "EADDRINUSE") throw new UsageError(`The ${what} port ${port} is in use; pick another with --${what === "manager" ? "port" : "aws-port"} (0 picks a free one).`);
-        throw error;
+    const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
+    const { seedFromTerraform } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
+    let sandbox: import("../../sandbox/start").Sandbox;
+    try {
+      sandbox = await startSandbox({
+        aws: { host: args.host, port: args.awsPort },
+        manager: {
+          host: args.host,
+          port: args.port,
+          https: args.https,
+          latencyMs: args.latencyMs,
+          failures: { rate5xx: args.fail5xx, rate429: args.fail429, dropRate: args.dropRate },
+          rateLimit: args.rateLimit,
+          seed: args.seed,
+          stateFile: args.stateFile,
+          externalId: args.tenantExternalId,
+        },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === "EADDRINUSE") throw new UsageError(`Port ${(error as { port?: number }).port ?? ""} is in use; pick others with --port and --aws-port (0 picks a free one).`);
+      throw error;
+    }
+    const { manager, aws } = sandbox;
+    aws.iam.propagationDelayMs = args.propagationDelay * 1000;
+    for (const path of args.load ?? []) {
+      const files = statSync(path).isDirectory() ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json")) : [path];
+      for (const file of files) {
+        const roles = seedFromTerraform(aws.iam, JSON.parse(readFileSync(file, "utf8")));
+        ctx.io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);
       }
-    };
-    const manager = await listen("manager", args.port, () =>
-      SandboxManager.start({
-        host: args.host,
-        port: args.port,
-        https: args.https,
-        latencyMs: args.latencyMs,
-        failures: { rate5xx: args.fail5xx, rate429: args.fail429, dropRate: args.dropRate },
-        rateLimit: args.rateLimit,
-        seed: args.seed,
-        stateFile: args.stateFile,
-        externalId: args.tenantExternalId,
-      }),
-    );
-    const aws = await listen("aws", args.awsPort, () => LocalAws.start({ host: args.host, port: args.awsPort }));
+    }
     let caBundle: string | undefined;
     if (manager.caCertificate) {
       caBundle = join(tmpdir(), `ds-onboard-sandbox-ca-${process.pid}.pem`);
@@ -89,7 +101,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       `  administrator key   ${manager.keys.admin}`,
       `  restricted key      ${manager.keys.restricted} (its role may not view the external ID)`,
       ...(caBundle ? [`  CA certificate      ${caBundle}`] : []),
-      `local AWS endpoint  ${aws.url} (STS, SSM, Secrets Manager)`,
+      `local AWS endpoint  ${aws.url} (STS, IAM, EC2, SSM, Secrets Manager, Organizations)`,
       "",
       "Paste into another shell:",
       ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
@@ -101,7 +113,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
-    await Promise.all([manager.stop(), aws.stop()]);
+    await sandbox.stop();
     ctx.io.info("sandbox stopped");
   }),
 };
