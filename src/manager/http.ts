@@ -72,6 +72,8 @@ export class ManagerTransport {
   private readonly maxBodyBytes: number;
   /** Requests made, and attempts made for them (including retries). */
   readonly stats = { requests: 0, attempts: 0 };
+  /** After a 429 with Retry-After, every request of this client waits until then, not just the one refused. */
+  private pausedUntil = 0;
 
   constructor(private readonly options: TransportOptions) {
     this.baseUrl = new URL(options.baseUrl.replace(/\/+$/, ""));
@@ -115,6 +117,8 @@ export class ManagerTransport {
     const apiPath = url.pathname + url.search;
     this.stats.requests++;
     for (let attempt = 1; ; attempt++) {
+      const paused = this.pausedUntil - Date.now();
+      if (paused > 0) await new Promise((resolve) => setTimeout(resolve, paused));
       this.stats.attempts++;
       const started = performance.now();
       let reason: string;
@@ -130,6 +134,7 @@ export class ManagerTransport {
         retryable = idempotent || res.status === 429;
         reason = `HTTP ${res.status}`;
         retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
+        if (res.status === 429 && retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + Math.min(retryAfterMs, this.retry.maxRetryAfterMs));
         if (!retryable || attempt >= this.retry.maxAttempts) return { status: res.status, headers: res.headers, text, attempts: attempt };
       } catch (error) {
         if (error instanceof ManagerError) throw error;

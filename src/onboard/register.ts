@@ -37,7 +37,7 @@ export interface RegisterOptions {
   readonly concurrency?: number;
   /** How long to keep retrying "cannot assume the role" (IAM propagation). Default: 3 minutes. */
   readonly assumeRetryTimeoutMs?: number;
-  /** The first wait between propagation retries, doubled each time up to 20 s. Default: 2 s. */
+  /** The first wait between propagation retries, doubled each time up to 10 s. Default: 2 s. */
   readonly assumeRetryDelayMs?: number;
   /** Creates tried in all when the answer is lost (timeout, broken connection, 5xx). Default: 5. */
   readonly createAttempts?: number;
@@ -121,7 +121,7 @@ async function createOnce(client: ManagerClient, target: RoleTarget, options: Re
         }
         notes.push("the manager could not assume the role yet (IAM propagation); retried");
         await sleep(wait);
-        wait = Math.min(wait * 2, 20_000);
+        wait = Math.min(wait * 2, 10_000);
       }
       // Never create twice: the lost create may have succeeded.
       const found = await client.findConnectorsByAccount(target.accountId);
@@ -148,7 +148,7 @@ async function withPropagationRetry<T>(fn: () => Promise<T>, options: RegisterOp
       if (!(error instanceof ManagerError) || classify(error) !== "propagation" || Date.now() + wait > deadline) throw error;
       notes.push("the manager could not assume the role yet (IAM propagation); retried");
       await sleep(wait);
-      wait = Math.min(wait * 2, 20_000);
+      wait = Math.min(wait * 2, 10_000);
     }
   }
 }
@@ -162,13 +162,16 @@ function classify(error: ManagerError): "propagation" | "lost" | "fatal" {
   if (error.kind === "timeout" || error.kind === "connection") return "lost";
   const status = error.details.status ?? 0;
   if (status >= 500 || status === 429) return "lost";
-  if (status === 400 && /assum/i.test(error.message)) return "propagation";
+  if (status === 400 && ASSUME_FAILURE.test(error.message)) return "propagation";
   return "fatal";
 }
 
+/** How managers word "I could not assume the role" (the cause is often IAM still propagating it). */
+const ASSUME_FAILURE = /\b(unable to|cannot|can't|could not|failed to) assume\b/i;
+
 function fixFor(error: unknown): string {
   if (!(error instanceof ManagerError)) return "Run again with --verbose for details";
-  if (/assum/i.test(error.message)) return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
+  if (ASSUME_FAILURE.test(error.message)) return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
   if (error.exitCode === ExitCode.refused) return "Check DS_API_KEY and the key's role (it needs to view, create and modify AWS connectors)";
   if (error.kind === "timeout" || error.kind === "connection" || (error.details.status ?? 0) >= 500) return "The manager is failing or unreachable; run register again later (it will not create duplicates)";
   return "Check the values in the message, then run register again";

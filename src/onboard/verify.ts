@@ -47,6 +47,8 @@ export interface VerifyOptions {
   /** How long to wait for a new role to become visible and assumable. Default: 60 s. */
   readonly propagationTimeoutMs?: number;
   readonly concurrency?: number;
+  /** Only read the role and check its trust policy (register's safety check). Default: false. */
+  readonly trustOnly?: boolean;
   readonly onResult?: (result: VerifyResult) => void;
 }
 
@@ -61,7 +63,7 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
     // Who runs the assume-role check: the caller itself if the role's principal covers it, or --assume-as.
     let principalCredentials: AwsCredentialIdentity | undefined;
     let principalWhy: string;
-    if (options.assumeAs) {
+    if (options.assumeAs && !options.trustOnly) {
       const deadline = Date.now() + (options.propagationTimeoutMs ?? 60_000);
       for (let wait = 1000; !principalCredentials; wait = Math.min(wait * 2, 10_000)) {
         try {
@@ -155,6 +157,11 @@ async function verifyOne(
           ],
           fix: "Re-deploy the role from ds-onboard synth (or fix the trust policy) so that it trusts only the manager's principal with the tenant's external ID",
         };
+
+    if (options.trustOnly) {
+      const skipped = notRun("trust check only");
+      return { ...base, ok: trust.status === "pass", checks: { role, trust, permissions: skipped, assumeRole: skipped } };
+    }
 
     // 3. Permissions.
     const policies = await rolePolicies(sdk, iam, roleName);

@@ -291,6 +291,12 @@ export class LocalAws {
         const p = iam.policy(caller.account, need("PolicyArn"));
         return `<PolicyVersion><Document>${x(encodeURIComponent(p.document))}</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion>`;
       }
+      case "ec2.DescribeImages":
+        return "<imagesSet/>";
+      case "ec2.DescribeInstances":
+        return "<reservationSet/>";
+      case "ec2.DescribeTags":
+        return "<tagSet/>";
       case "ec2.DescribeRegions":
         return `<regionInfo>${["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"].map((r) => `<item><regionName>${r}</regionName><regionEndpoint>ec2.${r}.amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>`).join("")}</regionInfo>`;
       default:

@@ -33,7 +33,7 @@ export const SANDBOX_ROLES = {
 } as const satisfies Record<string, SandboxRole>;
 
 /** The manager's answer when it assumes a role: ok, or the reason it could not. */
-export type AssumeRoleCheck = (roleArn: string, externalId: string) => Promise<{ ok: true } | { ok: false; message: string }>;
+export type AssumeRoleCheck = (roleArn: string, externalId: string) => Promise<{ ok: true } | { ok: false; message: string; stage?: "assume" | "permissions" }>;
 
 export interface FailureKnobs {
   /** Share of requests answered 502, 503 or 504. Default: 0. */
@@ -42,6 +42,13 @@ export interface FailureKnobs {
   readonly rate429?: number;
   /** Share of requests whose connection is dropped without an answer. Default: 0. */
   readonly dropRate?: number;
+  /**
+   * Share of connector creates that are carried out and then answered 502/503/504 or dropped:
+   * the client cannot tell that the connector exists. Default: 0.
+   */
+  readonly createThenFailRate?: number;
+  /** Share of connector creates that are carried out and then never answered (a client timeout). Default: 0. */
+  readonly createThenHangRate?: number;
 }
 
 export interface SandboxManagerOptions {
@@ -92,6 +99,13 @@ interface State {
 }
 
 const SETTING_DEFAULTS: Record<string, string> = { [EXTERNAL_ID_RETRIEVAL_SETTING]: "true" };
+
+/** A create that happened, whose answer the client never gets. */
+class LostAnswer extends Error {
+  constructor(readonly how: "hang" | "drop" | "5xx") {
+    super(how);
+  }
+}
 
 class HttpAnswer extends Error {
   constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
@@ -205,7 +219,15 @@ export class SandboxManager {
       responseBody = await this.route(method, path, url.searchParams, requestBody, caller);
       status = 200;
     } catch (e) {
-      if (e instanceof HttpAnswer) {
+      if (e instanceof LostAnswer) {
+        if (e.how === "hang") return; // the socket stays open until the client gives up
+        if (e.how === "drop") {
+          res.socket?.destroy();
+          return;
+        }
+        status = [502, 503, 504][Math.floor(this.rng() * 3)];
+        responseBody = { message: `Injected failure ${status} after the connector was created.` };
+      } else if (e instanceof HttpAnswer) {
         status = e.status;
         headers = e.headers;
         responseBody = { message: e.message };
@@ -324,7 +346,12 @@ export class SandboxManager {
     }
     if (path === "/awsconnectors" && method === "POST") {
       need(role.manageConnectors, "Not authorized to create AWS Connectors.");
-      return this.create(body);
+      const created = await this.create(body);
+      const f = this.options.failures;
+      const draw = this.rng();
+      if (draw < (f?.createThenHangRate ?? 0)) throw new LostAnswer("hang");
+      if (draw < (f?.createThenHangRate ?? 0) + (f?.createThenFailRate ?? 0)) throw new LostAnswer(this.rng() < 0.25 ? "drop" : "5xx");
+      return created;
     }
     if (path === "/awsconnectors/search" && method === "POST") {
       need(role.viewConnectors, "Not authorized to view AWS Connectors.");
@@ -445,7 +472,9 @@ export class SandboxManager {
   private async assume(roleArn: string): Promise<void> {
     if (!this.options.assumeRole) return;
     const result = await this.options.assumeRole(roleArn, this.state.externalId);
-    if (!result.ok) throw new HttpAnswer(400, `Unable to assume the cross account role ${roleArn}: ${result.message}`);
+    if (!result.ok) {
+      throw new HttpAnswer(400, result.stage === "permissions" ? `The cross account role ${roleArn} is missing permissions: ${result.message}` : `Unable to assume the cross account role ${roleArn}: ${result.message}`);
+    }
   }
 
   private loadState(): State {

@@ -37,16 +37,34 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 }
 
-/** The manager's AssumeRole, over HTTP with the real SDK client, against the local endpoint. */
+/**
+ * The manager's side of a connector, over HTTP with the real SDK clients against the local
+ * endpoint: AssumeRole with the external ID, then the three EC2 calls without which the
+ * connection fails (DescribeImages, DescribeInstances, DescribeTags).
+ */
 export function assumeThroughSts(endpoint: string, accessKeyId = MANAGER_ACCESS_KEY_ID): AssumeRoleCheck {
   const { STSClient, AssumeRoleCommand } = require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts");
+  const ec2 = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
   const sts = new STSClient({ endpoint, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId, secretAccessKey: "sandbox-manager" } });
   return async (roleArn, externalId) => {
+    let session: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string } | undefined;
     try {
-      await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "DeepSecurityManager", ExternalId: externalId }));
-      return { ok: true };
+      session = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "DeepSecurityManager", ExternalId: externalId }))).Credentials;
     } catch (error) {
-      return { ok: false, message: `${(error as Error).name}: ${(error as Error).message}` };
+      return { ok: false, stage: "assume", message: `${(error as Error).name}: ${(error as Error).message}` };
+    }
+    const client = new ec2.EC2Client({ endpoint, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId: session!.AccessKeyId!, secretAccessKey: session!.SecretAccessKey!, sessionToken: session!.SessionToken } });
+    try {
+      for (const command of [new ec2.DescribeImagesCommand({ Owners: ["self"] }), new ec2.DescribeInstancesCommand({}), new ec2.DescribeTagsCommand({})]) {
+        try {
+          await client.send(command as never);
+        } catch (error) {
+          return { ok: false, stage: "permissions", message: `${(error as Error).name}: ${(error as Error).message}` };
+        }
+      }
+      return { ok: true };
+    } finally {
+      client.destroy();
     }
   };
 }

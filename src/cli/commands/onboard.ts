@@ -29,6 +29,7 @@ interface VerifyArgs extends TargetArgs {
 interface RegisterArgs extends TargetArgs {
   sync: boolean;
   assumeRetryTimeout: number;
+  checkTrust: boolean;
 }
 
 type OnboardArgs = VerifyArgs & RegisterArgs & { skipVerify: boolean };
@@ -54,7 +55,8 @@ function verifyOptions<T>(y: Argv<T>) {
 function registerOptions<T>(y: Argv<T>) {
   return y
     .option("sync", { type: "boolean", default: false, describe: "resynchronize connectors that are already right" })
-    .option("assume-retry-timeout", { type: "number", default: 180, describe: "seconds to retry while the manager cannot assume a new role (IAM propagation)" });
+    .option("assume-retry-timeout", { type: "number", default: 180, describe: "seconds to retry while the manager cannot assume a new role (IAM propagation)" })
+    .option("check-trust", { type: "boolean", default: true, describe: "read each role first and refuse one whose trust policy is unsafe (needs AWS credentials; --no-check-trust skips)" });
 }
 
 async function resolveTargets(ctx: Context, args: TargetArgs): Promise<{ targets: Targets; ctx: Context; loaded?: import("../../config/load").LoadedConfig }> {
@@ -95,6 +97,39 @@ async function runVerify(args: VerifyArgs, targets: Targets, ids: string[], prog
     concurrency: args.concurrency,
     onResult: (r) => progress.tick(`verified ${r.accountId}: ${r.ok ? "ok" : "FAILED"}`),
   });
+}
+
+/**
+ * Register's safety check: read each role and refuse to register one whose trust policy lets
+ * in a caller without the tenant's ID, another principal, or the wrong ID. A role that cannot
+ * be read (no credentials, not yet visible) is registered anyway: the manager's own assume is
+ * then the check.
+ */
+async function trustPrecheck(ctx: Context, args: RegisterArgs, targets: Targets, loaded?: import("../../config/load").LoadedConfig): Promise<{ safe: Targets["roles"]; refused: RegisterResult[] }> {
+  if (!args.checkTrust) return { safe: targets.roles, refused: [] };
+  const { verifyRoles } = require("../../onboard/verify") as typeof import("../../onboard/verify");
+  let results: VerifyResult[];
+  try {
+    const ids = await externalIds(ctx, loaded, undefined);
+    results = await verifyRoles(targets.roles, { principalArn: targets.principalArn, externalIds: ids, trustOnly: true, propagationTimeoutMs: 0, concurrency: args.concurrency });
+  } catch (error) {
+    ctx.io.warn(`trust policies not checked before registering (${(error as Error).message}); the manager's assume-role is the only check. --no-check-trust silences this.`);
+    return { safe: targets.roles, refused: [] };
+  }
+  const refused = results
+    .filter((r) => r.checks.trust.status === "fail")
+    .map((r): RegisterResult => ({
+      accountId: r.accountId,
+      roleArn: r.roleArn,
+      displayName: r.displayName,
+      status: "failed",
+      ms: r.ms,
+      notes: r.checks.trust.drift ?? [],
+      error: `not registered: the role's trust policy is unsafe or wrong (${r.checks.trust.detail})`,
+      fix: r.checks.trust.fix,
+    }));
+  for (const r of results.filter((x) => x.checks.role.status === "fail")) ctx.io.debug(`trust of ${r.roleArn} not checked: ${r.checks.role.detail}`);
+  return { safe: targets.roles.filter((t) => !refused.some((r) => r.accountId === t.accountId)), refused };
 }
 
 async function runRegister(ctx: Context, args: RegisterArgs, targets: Targets["roles"], progress: Progress): Promise<RegisterResult[]> {
@@ -164,9 +199,11 @@ export const registerCommand: CommandModule<GlobalArgs, GlobalArgs & RegisterArg
   describe: "Create or update the manager's AWS connectors, exactly once per account",
   builder: (y) => registerOptions(targetOptions(y)) as unknown as Argv<GlobalArgs & RegisterArgs>,
   handler: command<RegisterArgs>(async (ctx0, args) => {
-    const { targets, ctx } = await resolveTargets(ctx0, args);
-    const bar = progress(ctx, targets.roles.length, "register");
-    const results = await runRegister(ctx, args, targets.roles, bar).finally(() => bar.stop());
+    const { targets, ctx, loaded } = await resolveTargets(ctx0, args);
+    const { safe, refused } = await trustPrecheck(ctx, args, targets, loaded);
+    const bar = progress(ctx, safe.length, "register");
+    const registered = safe.length ? await runRegister(ctx, args, safe, bar).finally(() => bar.stop()) : (bar.stop(), []);
+    const results = targets.roles.map((t) => [...registered, ...refused].find((r) => r.accountId === t.accountId)!);
     const ok = results.every((r) => r.status !== "failed" && r.status !== "skipped");
     ctx.io.result({ ok, results }, registerTable(results));
     return ok ? ExitCode.ok : ExitCode.failed;
@@ -204,7 +241,7 @@ export const onboardCommand: CommandModule<GlobalArgs, GlobalArgs & OnboardArgs>
     registerOptions(verifyOptions(targetOptions(y))).option("skip-verify", { type: "boolean", default: false, describe: "register without verifying first" }) as unknown as Argv<GlobalArgs & OnboardArgs>,
   handler: command<OnboardArgs>(async (ctx0, args) => {
     const { targets, ctx, loaded } = await resolveTargets(ctx0, args);
-    const { rows, ok } = await onboard(ctx, args, targets, loaded);
+    const { rows, ok } = await onboard(ctx, { ...args, checkTrust: false }, targets, loaded);
     ctx.io.result({ ok, accounts: rows }, onboardTable(rows));
     return ok ? ExitCode.ok : ExitCode.failed;
   }),
