@@ -123,6 +123,8 @@ export class SandboxManager {
   /** Requests by `METHOD /path-template`, and in all. */
   readonly calls = new Map<string, number>();
   totalCalls = 0;
+  /** Requests refused by the rate limit (429). */
+  rateLimited = 0;
 
   private server?: Server;
   private state: State;
@@ -274,6 +276,7 @@ export class SandboxManager {
     this.lastRefill = now;
     if (this.tokens < 1) {
       const waitS = Math.max(1, Math.ceil((1 - this.tokens) / limit));
+      this.rateLimited++;
       throw new HttpAnswer(429, "Too many requests.", { "retry-after": String(waitS) });
     }
     this.tokens -= 1;

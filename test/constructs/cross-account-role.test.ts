@@ -177,3 +177,39 @@ describe("DeepSecurityCrossAccountRole: validation", () => {
     expect(() => synthRole({ externalIds: ["a".repeat(1000), "b".repeat(1000)], trustPolicySizeLimit: 4096 })).not.toThrow();
   });
 });
+
+describe("DeepSecurityCrossAccountRole: registration inside cdktf deploy", () => {
+  const CANARY = "3:REGISTRATION-KEY-CANARY-0123456789";
+  const saved = process.env.DS_API_KEY;
+  beforeAll(() => {
+    process.env.DS_API_KEY = CANARY; // as it would be in the deploying shell
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.DS_API_KEY;
+    else process.env.DS_API_KEY = saved;
+  });
+
+  it("adds a terraform_data step that registers after the role and its policy exist", () => {
+    const { json, raw } = synthRole({ registration: { managerUrl: "https://dsm.example.com:4119/api", displayName: "prod" } });
+    const [step] = resources(json, "terraform_data");
+    expect(step.depends_on).toEqual([expect.stringMatching(/^aws_iam_role\./), expect.stringMatching(/^aws_iam_policy\./), expect.stringMatching(/^aws_iam_role_policy_attachment\./)]);
+    expect(step.input).toEqual({ role_arn: expect.stringMatching(/^\$\{aws_iam_role\..+\.arn\}$/) });
+    expect(step.triggers_replace).toEqual(step.input);
+    expect(step.provisioner).toEqual([
+      { "local-exec": { command: expect.stringMatching(/^npx --no-install ds-onboard register --role-arn \$\{aws_iam_role\..+\.arn\} --display-name 'prod'$/), environment: { DS_MANAGER_URL: "https://dsm.example.com:4119/api" } } },
+    ]);
+    expect(raw).not.toContain(CANARY);
+    expect(raw).not.toMatch(/DS_API_KEY|api-secret-key/);
+  });
+
+  it("deregisters on destroy only when asked (the default keeps the connector)", () => {
+    const keep = resources(synthRole({ registration: {} }).json, "terraform_data")[0];
+    expect(keep.provisioner).toHaveLength(1);
+    const drop = resources(synthRole({ registration: { onDestroy: "deregister", command: "ds-onboard" } }).json, "terraform_data")[0];
+    expect(drop.provisioner[1]).toEqual({ "local-exec": { command: "ds-onboard deregister --role-arn ${self.input.role_arn}", when: "destroy" } });
+  });
+
+  it("is absent by default", () => {
+    expect(resources(synthRole().json, "terraform_data")).toEqual([]);
+  });
+});

@@ -225,6 +225,24 @@ describe("ds-onboard synth: bad configs", () => {
   });
 });
 
+describe("registration during cdktf deploy, from the config", () => {
+  it("adds a register step per account, named after the account, with no API key in the output", async () => {
+    const config = join(work, "register-on-deploy.yaml");
+    writeFileSync(config, stringify({ manager: { url: "https://dsm.example.com:4119/api", principal: { type: "on-premises", accountId: "444455556666" } }, externalId: "literal-tenant-id", deployment: { registration: { onDestroy: "deregister" } }, accounts: [{ accountId: "111122223333", displayName: "prod" }, { accountId: "444455556666" }] }));
+    const out = join(work, "register-on-deploy");
+    const r = await runCli(["synth", "--config", config, "--out", out], { DS_API_KEY: KEY });
+    expect(r.code).toBe(0);
+    const json = stacksIn(out)["deep-security-roles"];
+    const steps = Object.values<{ provisioner: { "local-exec": { command: string; environment?: Record<string, string> } }[] }>(json.resource.terraform_data);
+    expect(steps.map((s) => s.provisioner[0]["local-exec"].command.replace(/\$\{[^}]+\}/, "ARN")).sort()).toEqual([
+      "npx --no-install ds-onboard register --role-arn ARN --display-name '111122223333'".replace("111122223333", "444455556666"),
+      "npx --no-install ds-onboard register --role-arn ARN --display-name 'prod'",
+    ]);
+    expect(steps[0].provisioner[0]["local-exec"].environment).toEqual({ DS_MANAGER_URL: "https://dsm.example.com:4119/api" });
+    expect(allText(out)).not.toContain(KEY);
+  });
+});
+
 describe("a 1,000-account config", () => {
   it("synthesizes", async () => {
     const config = join(work, "thousand.yaml");
