@@ -7,9 +7,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { IamFault, LocalIam } from "./iam";
-import { isLoopback } from "./manager";
+import { closeServer, listenOnLoopback } from "./listen";
 
 export interface LocalAwsOptions {
   readonly host?: string;
@@ -74,23 +73,17 @@ export class LocalAws {
 
   static async start(options: LocalAwsOptions = {}): Promise<LocalAws> {
     const host = options.host ?? "127.0.0.1";
-    if (!isLoopback(host)) throw new Error(`The local AWS endpoint listens on loopback addresses only, not ${host}.`);
     const aws = new LocalAws(options);
     aws.server = createServer((req, res) => void aws.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      aws.server!.once("error", reject);
-      aws.server!.listen(options.port ?? 0, host, () => resolve());
-    });
-    aws.url = `http://${host}:${(aws.server.address() as AddressInfo).port}`;
+    const port = await listenOnLoopback(aws.server, host, options.port ?? 0, "local AWS endpoint");
+    aws.url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
     return aws;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await closeServer(server);
   }
 
   private get region(): string {

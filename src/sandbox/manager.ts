@@ -9,12 +9,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { type IncomingMessage, type Server, type ServerResponse, createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { writeFileAtomic } from "../files";
 import type { AWSConnector, ApiKeyCurrent, SearchCriteria, SearchFilter } from "../manager/types";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../manager/types";
 import { checkIamArn, parseIamArn } from "../validation";
 import { selfSignedCertificate } from "./cert";
+import { closeServer, isLoopback, listenOnLoopback } from "./listen";
 
 /** What a sandbox key's role may do. */
 export interface SandboxRole {
@@ -149,7 +149,7 @@ export class SandboxManager {
 
   static async start(options: SandboxManagerOptions = {}): Promise<SandboxManager> {
     const host = options.host ?? "127.0.0.1";
-    if (!isLoopback(host)) throw new Error(`The sandbox listens on loopback addresses only (127.0.0.0/8, ::1, localhost), not ${host}.`);
+    if (!isLoopback(host)) throw new Error(`The sandbox manager listens on loopback addresses only (127.0.0.0/8, ::1, localhost), not ${host}.`);
     const sandbox = new SandboxManager(options);
     const handler = (req: IncomingMessage, res: ServerResponse) => void sandbox.handle(req, res);
     if (options.https) {
@@ -160,11 +160,7 @@ export class SandboxManager {
       sandbox.server = createHttpServer(handler);
     }
     sandbox.server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      sandbox.server!.once("error", reject);
-      sandbox.server!.listen(options.port ?? 0, host, () => resolve());
-    });
-    const { port } = sandbox.server.address() as AddressInfo;
+    const port = await listenOnLoopback(sandbox.server, host, options.port ?? 0, "sandbox manager");
     const shownHost = host.includes(":") ? `[${host}]` : host;
     sandbox.url = `${options.https ? "https" : "http"}://${shownHost}:${port}/api`;
     return sandbox;
@@ -172,10 +168,8 @@ export class SandboxManager {
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) await closeServer(server);
   }
 
   get externalId(): string {
@@ -557,10 +551,6 @@ async function readRequest(req: IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
-}
-
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** mulberry32: small, fast and good enough for failure draws. */
