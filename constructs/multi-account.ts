@@ -46,7 +46,7 @@ export class DeepSecurityAccountRoles extends Construct {
         new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, {
           ...props,
           provider,
-          plan: plan.role,
+          plan: target.role, // the account's own external IDs, if it has them
           registration: props.registration && { ...props.registration, displayName: props.registration.displayName ?? target.displayName },
         }),
       );

@@ -9,6 +9,7 @@ import { demoCommand } from "./commands/demo";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
 import { initCommand } from "./commands/init";
+import { migrateCommand } from "./commands/migrate";
 import { deregisterCommand, onboardCommand, registerCommand, verifyCommand } from "./commands/onboard";
 import { sandboxCommand } from "./commands/sandbox";
 import { synthCommand } from "./commands/synth";
@@ -39,6 +40,7 @@ export function buildCli(argv: string[]) {
     .command(registerCommand)
     .command(onboardCommand)
     .command(deregisterCommand)
+    .command(migrateCommand)
     .command(demoCommand)
     .command(sandboxCommand)
     .demandCommand(1, "Name a command; see --help.")

@@ -27,6 +27,11 @@ export interface SynthesizeOptions {
   readonly context?: Context;
   /** Only discover and list the accounts; write nothing, resolve no external ID. */
   readonly listOnly?: boolean;
+  /**
+   * Per-account external IDs, given the tenant's (a migration: the old user-defined ID and the
+   * tenant's). `undefined` for an account keeps the tenant's alone. Default: none.
+   */
+  readonly accountExternalIds?: (accountId: string, tenantExternalId: string) => string[] | undefined;
 }
 
 export interface SynthesizedStack {
@@ -66,11 +71,14 @@ export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<
   try {
     const app = new App({ outdir: staging, skipValidation: false });
     const config = loaded.config;
+    const withOwnIds = options.accountExternalIds
+      ? accounts.map((a) => ({ ...a, externalIds: options.accountExternalIds!(a.accountId, externalId) }))
+      : accounts;
     const stacks = addAccountStacks(app, {
       ...config.role,
       externalIds: [externalId],
       principal: (config.manager?.principal as ManagerPrincipal | undefined) ?? { type: "workload-security" },
-      accounts,
+      accounts: withOwnIds,
       deploymentRoleName: config.deployment?.deploymentRoleName,
       region: config.deployment?.region,
       layout: config.deployment?.layout,

@@ -119,28 +119,17 @@ async function verifyOne(
   // 1. Read the role, through the deployment role when the caller is elsewhere.
   let iam: InstanceType<Sdk["iam"]["IAMClient"]>;
   try {
-    const sameAccount = caller.split(":")[4] === target.accountId;
-    const credentials = !sameAccount && target.deploymentRoleArn ? await assume(sts, target.deploymentRoleArn, undefined, "ds-onboard-verify") : undefined;
-    iam = new sdk.iam.IAMClient({ region: region(), credentials });
+    iam = await openIam(sdk, sts, caller, target);
   } catch (error) {
     const role: CheckResult = { status: "fail", detail: `cannot reach account ${target.accountId}: ${describeAwsError(error)}`, fix: `Check that ${target.deploymentRoleArn} exists and trusts ${caller}, or run verify with credentials of that account` };
     return { ...base, ok: false, checks: { role, trust: notRun("the role could not be read"), permissions: notRun("the role could not be read"), assumeRole: notRun("the role could not be read") } };
   }
   try {
     const roleName = target.roleArn.split("/").pop()!;
-    let document: string | undefined;
-    for (let wait = 1000; ; wait = Math.min(wait * 2, 10_000)) {
-      try {
-        document = (await iam.send(new sdk.iam.GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument;
-        break;
-      } catch (error) {
-        if ((error as Error).name !== "NoSuchEntityException" && (error as Error).name !== "NoSuchEntity") throw error;
-        if (Date.now() + wait > deadline) {
-          const role: CheckResult = { status: "fail", detail: `${target.roleArn} does not exist (waited for IAM to propagate)`, fix: "Deploy the stack (cdktf deploy), or check the role name and path" };
-          return { ...base, ok: false, checks: { role, trust: notRun("no role"), permissions: notRun("no role"), assumeRole: notRun("no role") } };
-        }
-        await sleep(wait);
-      }
+    const document = await getTrustPolicy(sdk, iam, roleName, deadline);
+    if (document === undefined) {
+      const role: CheckResult = { status: "fail", detail: `${target.roleArn} does not exist (waited for IAM to propagate)`, fix: "Deploy the stack (cdktf deploy), or check the role name and path" };
+      return { ...base, ok: false, checks: { role, trust: notRun("no role"), permissions: notRun("no role"), assumeRole: notRun("no role") } };
     }
     const role: CheckResult = { status: "pass", detail: "exists" };
 
@@ -184,6 +173,53 @@ async function verifyOne(
     return { ...base, ok: false, checks: { role, trust: notRun("the role could not be read"), permissions: notRun("the role could not be read"), assumeRole: notRun("the role could not be read") } };
   } finally {
     iam.destroy();
+  }
+}
+
+/** An IAM client for the target's account: through its deployment role when the caller is elsewhere. */
+async function openIam(sdk: Sdk, sts: InstanceType<Sdk["sts"]["STSClient"]>, caller: string, target: RoleTarget): Promise<InstanceType<Sdk["iam"]["IAMClient"]>> {
+  const sameAccount = caller.split(":")[4] === target.accountId;
+  const credentials = !sameAccount && target.deploymentRoleArn ? await assume(sts, target.deploymentRoleArn, undefined, "ds-onboard-verify") : undefined;
+  return new sdk.iam.IAMClient({ region: region(), credentials });
+}
+
+/** The role's trust policy (decoded), polling while IAM propagates; undefined when it never appears. */
+async function getTrustPolicy(sdk: Sdk, iam: InstanceType<Sdk["iam"]["IAMClient"]>, roleName: string, deadline: number): Promise<string | undefined> {
+  for (let wait = 1000; ; wait = Math.min(wait * 2, 10_000)) {
+    try {
+      const document = (await iam.send(new sdk.iam.GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument;
+      return document === undefined ? undefined : decodeURIComponent(document);
+    } catch (error) {
+      if ((error as Error).name !== "NoSuchEntityException" && (error as Error).name !== "NoSuchEntity") throw error;
+      if (Date.now() + wait > deadline) return undefined;
+      await sleep(wait);
+    }
+  }
+}
+
+/**
+ * The live trust policies of these roles (for the migration): the document, or why it could not
+ * be read. The documents hold external IDs: callers must not print them.
+ */
+export async function readTrustPolicies(targets: readonly RoleTarget[], options: { concurrency?: number; propagationTimeoutMs?: number } = {}): Promise<{ target: RoleTarget; document?: string; error?: string }[]> {
+  const sdk = loadSdk();
+  const sts = new sdk.sts.STSClient({ region: region() });
+  try {
+    const caller = (await sts.send(new sdk.sts.GetCallerIdentityCommand({}))).Arn ?? "";
+    return await mapLimit(targets, options.concurrency ?? 8, async (target) => {
+      let iam: InstanceType<Sdk["iam"]["IAMClient"]> | undefined;
+      try {
+        iam = await openIam(sdk, sts, caller, target);
+        const document = await getTrustPolicy(sdk, iam, target.roleArn.split("/").pop()!, Date.now() + (options.propagationTimeoutMs ?? 0));
+        return document === undefined ? { target, error: `${target.roleArn} does not exist` } : { target, document };
+      } catch (error) {
+        return { target, error: describeAwsError(error) };
+      } finally {
+        iam?.destroy();
+      }
+    });
+  } finally {
+    sts.destroy();
   }
 }
 

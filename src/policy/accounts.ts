@@ -1,7 +1,7 @@
 /**
  * Many accounts: validating the account list and working out each account's deployment role.
  */
-import { IssueCollector, type Partition, checkAccountId, checkIamArn, checkRoleName, describe } from "../validation";
+import { IssueCollector, type Partition, ValidationError, checkAccountId, checkIamArn, checkRoleName, describe } from "../validation";
 import { type RoleOptions, type RolePlan, planRole } from "./role";
 
 export const DEFAULT_DEPLOYMENT_ROLE_NAME = "OrganizationAccountAccessRole";
@@ -19,6 +19,11 @@ export interface AccountTarget {
   readonly deploymentRoleArn?: string;
   /** The provider region for this account. Default: the collection's `region`. */
   readonly region?: string;
+  /**
+   * This account's own external IDs, instead of the shared ones: during a migration from a
+   * user-defined ID, each account accepts its old ID and the tenant's. Default: the shared IDs.
+   */
+  readonly externalIds?: readonly string[];
 }
 
 export interface AccountsOptions extends RoleOptions {
@@ -38,6 +43,8 @@ export interface PlannedAccount {
   readonly displayName: string;
   readonly deploymentRoleArn: string;
   readonly region: string;
+  /** The role plan of this account: the shared one, or its own when it has its own external IDs. */
+  readonly role: RolePlan;
 }
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
@@ -87,7 +94,17 @@ export function planAccounts(
       }
     }
     if (account?.region !== undefined) issues.check(`${at}.region`, checkRegion(account.region));
+    let own: RolePlan = role;
+    if (account?.externalIds !== undefined) {
+      try {
+        own = planRole({ ...options, externalIds: account.externalIds }, isToken, `${at}.`);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.issues.push(...error.issues);
+      }
+    }
     return {
+      role: own,
       accountId: account?.accountId,
       displayName: account?.displayName ?? account?.accountId,
       deploymentRoleArn:

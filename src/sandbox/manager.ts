@@ -96,6 +96,8 @@ interface State {
   settings: Record<string, string>;
   connectors: AWSConnector[];
   nextId: number;
+  /** Connectors added by older managers with a user-defined external ID, by connector ID. */
+  legacyExternalIds: Record<string, string>;
 }
 
 const SETTING_DEFAULTS: Record<string, string> = { [EXTERNAL_ID_RETRIEVAL_SETTING]: "true" };
@@ -179,6 +181,33 @@ export class SandboxManager {
   /** A copy of the registered connectors. */
   get connectors(): AWSConnector[] {
     return this.state.connectors.map((c) => ({ ...c }));
+  }
+
+  /**
+   * Adds a connector as an older manager would have: with a user-defined external ID, which
+   * the manager keeps using for it until the connector is modified with its role ARN and no
+   * external ID (the vendor's switch procedure).
+   */
+  addLegacyConnector(input: { crossAccountRoleArn: string; externalId: string; displayName?: string }): AWSConnector {
+    const accountId = parseIamArn(input.crossAccountRoleArn)?.accountId;
+    const connector: AWSConnector = { displayName: input.displayName ?? accountId, accountId, crossAccountRoleArn: input.crossAccountRoleArn, useInstanceRole: false, workspacesEnabled: false, ID: this.state.nextId++ };
+    sync(connector);
+    this.state.connectors.push(connector);
+    this.state.legacyExternalIds[String(connector.ID)] = input.externalId;
+    this.saveState();
+    return { ...connector };
+  }
+
+  /** The external ID the manager presents for a connector: its legacy one, or the tenant's. */
+  externalIdFor(connectorId: number): string {
+    return this.state.legacyExternalIds[String(connectorId)] ?? this.state.externalId;
+  }
+
+  /** Whether the manager can assume a connector's role right now (for tests of lost access). */
+  async canAssume(connectorId: number): Promise<boolean> {
+    const c = this.state.connectors.find((x) => x.ID === connectorId);
+    if (!c?.crossAccountRoleArn || !this.options.assumeRole) return false;
+    return (await this.options.assumeRole(c.crossAccountRoleArn, this.externalIdFor(connectorId))).ok;
   }
 
   setting(name: string): string | undefined {
@@ -370,6 +399,7 @@ export class SandboxManager {
       if (method === "DELETE") {
         need(role.manageConnectors, "Not authorized to delete AWS Connectors.");
         if (index < 0) throw new HttpAnswer(404, "The AWS Connector does not exist.");
+        delete this.state.legacyExternalIds[String(this.state.connectors[index].ID)];
         this.state.connectors.splice(index, 1);
         this.saveState();
         return undefined;
@@ -457,18 +487,24 @@ export class SandboxManager {
     for (const field of ["displayName", "accountAlias", "seedRegion", "workspacesEnabled"] as const) {
       if (input[field] !== undefined) (current as Record<string, unknown>)[field] = input[field];
     }
+    // A modify that names the role ARN (and, in this API, no external ID) puts the connector on
+    // the tenant's external ID: the vendor's way off a user-defined ID. If the role does not
+    // accept the tenant's ID yet, the modify fails and the connector keeps its old ID.
+    const legacy = this.state.legacyExternalIds[String(current.ID)];
+    const switching = input.crossAccountRoleArn !== undefined && legacy !== undefined;
     if ((input.crossAccountRoleArn !== undefined || doSync) && current.crossAccountRoleArn) {
-      await this.assume(current.crossAccountRoleArn);
+      await this.assume(current.crossAccountRoleArn, switching || legacy === undefined ? this.state.externalId : legacy);
     }
+    if (switching) delete this.state.legacyExternalIds[String(current.ID)];
     if (doSync) sync(current);
     this.state.connectors[index] = current;
     this.saveState();
     return { ...current };
   }
 
-  private async assume(roleArn: string): Promise<void> {
+  private async assume(roleArn: string, externalId = this.state.externalId): Promise<void> {
     if (!this.options.assumeRole) return;
-    const result = await this.options.assumeRole(roleArn, this.state.externalId);
+    const result = await this.options.assumeRole(roleArn, externalId);
     if (!result.ok) {
       throw new HttpAnswer(400, result.stage === "permissions" ? `The cross account role ${roleArn} is missing permissions: ${result.message}` : `Unable to assume the cross account role ${roleArn}: ${result.message}`);
     }
@@ -478,9 +514,9 @@ export class SandboxManager {
     const file = this.options.stateFile;
     if (file && existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, "utf8")) as State;
-      return { externalId: saved.externalId, settings: saved.settings ?? {}, connectors: saved.connectors ?? [], nextId: saved.nextId ?? 1 };
+      return { externalId: saved.externalId, settings: saved.settings ?? {}, connectors: saved.connectors ?? [], nextId: saved.nextId ?? 1, legacyExternalIds: saved.legacyExternalIds ?? {} };
     }
-    return { externalId: this.options.externalId ?? randomUUID(), settings: {}, connectors: [], nextId: 1 };
+    return { externalId: this.options.externalId ?? randomUUID(), settings: {}, connectors: [], nextId: 1, legacyExternalIds: {} };
   }
 
   private saveState(): void {

@@ -56,7 +56,12 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
   const created: string[] = [];
   for (const [key, r] of Object.entries(json.resource?.aws_iam_role ?? {})) {
     const name = r.name ? String(r.name) : `${String(r.name_prefix ?? "terraform-")}${randomBytes(6).toString("hex")}`;
-    const role = iam.createRole(accountOf(r), name, literal(r.assume_role_policy, `aws_iam_role.${key}.assume_role_policy`), {
+    // Like an apply: create the role, or update the trust policy of the one already there.
+    const account = accountOf(r);
+    const trust = literal(r.assume_role_policy, `aws_iam_role.${key}.assume_role_policy`);
+    const existing = iam.accounts.get(account)?.roles.get(name);
+    if (existing) existing.trustPolicy = trust;
+    const role = existing ?? iam.createRole(account, name, trust, {
       path: r.path ? String(r.path) : undefined,
       maxSessionDuration: r.max_session_duration ? Number(r.max_session_duration) : undefined,
     });
