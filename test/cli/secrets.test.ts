@@ -34,6 +34,13 @@ const COMMANDS: string[][] = [
   ["synth", "--config", config, "--out", join(dir, "synth-out")],
   ["synth", "--config", config, "--list-accounts"],
   ["init", "INIT_DIR", "--account", "111122223333"],
+  ["verify", "--role-arn", "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole", "--deployment-role-name", "OrganizationAccountAccessRole", "--propagation-timeout", "0"],
+  ["register", "--role-arn", "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole"],
+  ["onboard", "--role-arn", "arn:aws:iam::222233334444:role/DeepSecurityCrossAccountRole", "--skip-verify"],
+  ["deregister", "--role-arn", "arn:aws:iam::222233334444:role/DeepSecurityCrossAccountRole"],
+  ["migrate-external-id", "discover", "--config", config, "--state", join(dir, "migration.json")],
+  ["migrate-external-id", "plan", "--config", config, "--state", join(dir, "migration.json")],
+  ["demo", "--out", join(dir, "demo-out")],
 ];
 
 /** init writes a new folder each run. */
@@ -57,7 +64,7 @@ describe("the API key never appears in any output", () => {
       }
     }
     expect(runs).toBe(COMMANDS.length * MODES.length);
-  });
+  }, 180_000);
 
   it("with the key in --api-key-file, --api-key (warned) and DS_API_KEY_FILE", async () => {
     const file = join(dir, "key.txt");
@@ -86,7 +93,7 @@ describe("the API key never appears in any output", () => {
     const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     const files = walk(dir).filter((f) => !f.endsWith("key.txt"));
     const names = files.map((f) => f.slice(dir.length + 1));
-    expect(names).toEqual(expect.arrayContaining(["sandbox-state.json", "copy2.txt", "stored-id.txt", "synth-out/stacks/deep-security-roles/cdk.tf.json", "init-0/ds-onboard.yaml", "init-0/main.ts"]));
+    expect(names).toEqual(expect.arrayContaining(["sandbox-state.json", "copy2.txt", "stored-id.txt", "synth-out/stacks/deep-security-roles/cdk.tf.json", "init-0/ds-onboard.yaml", "init-0/main.ts", "migration.json", "demo-out/manifest.json"]));
     for (const f of files) expect({ f, leaked: readFileSync(f, "utf8").includes(KEY) }).toEqual({ f, leaked: false });
     expect([...env.aws.parameters.values(), ...env.aws.secrets.values()].some((v) => JSON.stringify(v).includes(KEY))).toBe(false);
   });
@@ -142,5 +149,5 @@ describe("the external ID is masked everywhere but external-id get", () => {
         expect({ command: command.join(" "), where }).toEqual({ command: command.join(" "), where: [] });
       }
     }
-  });
+  }, 120_000);
 });
