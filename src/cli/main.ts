@@ -4,7 +4,7 @@
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { ExitCode } from "../errors";
+import { ExitCode, UserError } from "../errors";
 import { demoCommand } from "./commands/demo";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
@@ -48,11 +48,11 @@ export function buildCli(argv: string[]) {
     .strict()
     .env(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error, y) => {
-      if (error) throw error; // a handler's own error, already reported
-      process.stderr.write(`error: ${message}\nRun \`ds-onboard ${"--help"}\` for the commands and options.\n`);
-      void y;
-      process.exit(ExitCode.usage);
+    .fail((message, error) => {
+      // Handlers report their own errors; what lands here is yargs' parsing and option checks
+      // (yargs wraps errors thrown by coerce functions in its own YError).
+      process.stderr.write(`error: ${error ? error.message : message}\nRun \`ds-onboard --help\` for the commands and options.\n`);
+      process.exit(error instanceof UserError ? error.exitCode : ExitCode.usage);
     });
 }
 

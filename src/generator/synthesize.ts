@@ -6,13 +6,13 @@
  * `ds-onboard synth` and the `main.ts` of a project made by `ds-onboard init` both call
  * `synthesizeOnboarding`, so that they write the same output.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { AccountDecision } from "../aws/organizations";
 import { Context, type GlobalArgs } from "../cli/context";
 import { type LoadedConfig, loadConfig } from "../config/load";
 import type { OnboardingConfig } from "../config/schema";
-import { UserError } from "../errors";
+import { UsageError, UserError } from "../errors";
 import type { ExternalIdSources } from "../external-id/resolve";
 import { maskExternalId } from "../redact";
 import type { AccountTarget } from "../policy/accounts";
@@ -60,6 +60,7 @@ export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
   if (accounts.length === 0) throw new UserError("No accounts to onboard: the config lists none and discovery included none. See `ds-onboard synth --list-accounts` for why each account was left out.");
 
+  checkWritableDir(outdir);
   const { externalId, source } = await resolveConfiguredExternalId(loaded, ctx);
   ctx.io.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
 
@@ -166,6 +167,19 @@ export async function resolveConfiguredExternalId(loaded: LoadedConfig, ctx: Con
     return resolveExternalId({ from: { location, origin: `externalId in ${loaded.path}` } });
   }
   return resolveExternalId({ explicit: { value: configured.replace(/^literal:/, ""), origin: `externalId in ${loaded.path}` } });
+}
+
+/** Fails early, before any work, when the output folder cannot be written. */
+function checkWritableDir(outdir: string): void {
+  if (existsSync(outdir) && !statSync(outdir).isDirectory()) throw new UsageError(`--out ${outdir} is a file, not a folder; nothing was written. Name a folder.`);
+  let parent = dirname(outdir);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${outdir}: ${parent} is a file, not a folder; nothing was written.`);
+  try {
+    accessSync(parent, constants.W_OK);
+  } catch {
+    throw new UsageError(`--out ${outdir}: ${parent} is not writable; nothing was written.`);
+  }
 }
 
 /**

@@ -171,60 +171,6 @@ describe("Organizations discovery at scale", () => {
   });
 });
 
-describe("ds-onboard synth: bad configs", () => {
-  const good = { externalId: "literal-tenant-id", accounts: [{ accountId: "111122223333" }] };
-  const cases: [string, string, RegExp][] = [
-    ["an empty file", "", /\(file\): is empty/],
-    ["invalid YAML", "accounts: [\n  - x", /line \d+, column \d+: is not valid YAML/],
-    ["invalid JSON", '{"accounts": [', /is not valid/],
-    ["a list at the top", "- 1\n- 2", /not a mapping of keys to values/],
-    ["a numeric account ID", stringify({ ...good, accounts: [{ accountId: 111122223333 }] }), /accounts\[0\]\.accountId: expected string, got number\. Quote the value/],
-    ["a short account ID", stringify({ ...good, accounts: [{ accountId: "1234" }] }), /accounts\[0\]\.accountId: is not a 12-digit AWS account ID/],
-    ["a duplicate account", stringify({ ...good, accounts: [{ accountId: "111122223333" }, { accountId: "111122223333" }] }), /accounts\[1\]\.accountId: 111122223333 is listed already at accounts\[0\]/],
-    ["an unknown key", stringify({ ...good, acounts: [] }), /\(top level\): has unknown key "acounts"/],
-    ["an unknown account key", stringify({ ...good, accounts: [{ accountId: "111122223333", name: "x" }] }), /accounts\[0\]: has unknown key "name"/],
-    ["the API key in the config", stringify({ ...good, manager: { apiKey: "1:abc" } }), /manager: has "apiKey": the API key never goes in the config/],
-    ["a bad deployment role ARN", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::111122223333:user/x" }] }), /accounts\[0\]\.deploymentRoleArn: .*names a user; expected a role/],
-    ["a deployment role in another account", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::444455556666:role/x" }] }), /is a role in another account than 111122223333/],
-    ["a bad external ID literal", stringify({ ...good, externalId: "has space" }), /externalId: is neither a source .* contains " "/],
-    ["an empty ssm: location", stringify({ ...good, externalId: "ssm:" }), /externalId: names no ssm location/],
-    ["a bad principal account", stringify({ ...good, manager: { principal: { type: "on-premises", accountId: "12" } } }), /manager\.principal\.accountId: is not a 12-digit/],
-    ["an unknown principal type", stringify({ ...good, manager: { principal: { type: "vendor" } } }), /manager\.principal/],
-    ["an on-premises manager without a principal", stringify({ ...good, manager: { product: "deep-security-manager" } }), /manager\.principal: is required for an on-premises Deep Security Manager/],
-    ["a bad manager URL", stringify({ ...good, manager: { url: "dsm:4119" } }), /manager\.url/],
-    ["an unknown layout", stringify({ ...good, deployment: { layout: "per-region" } }), /deployment\.layout: is "per-region"\. Use one of "single-stack", "stack-per-account"/],
-    ["a bad region", stringify({ ...good, deployment: { region: "Frankfurt" } }), /deployment\.region: is not an AWS region name/],
-    ["a bad role path", stringify({ ...good, role: { path: "security" } }), /role\.path: .*is not a valid IAM path/],
-    ["a session too long", stringify({ ...good, role: { maxSessionDurationSeconds: 99999 } }), /role\.maxSessionDurationSeconds: is too big/],
-    ["a wrong type for includeWorkspaces", stringify({ ...good, role: { includeWorkspaces: "no" } }), /role\.includeWorkspaces: expected boolean, got string/],
-    ["roleName and roleNamePrefix", stringify({ ...good, role: { roleName: "a", roleNamePrefix: "b" } }), /role\.roleName: is set together with roleNamePrefix/],
-    ["no accounts at all", stringify({ externalId: "literal-tenant-id" }), /accounts: no accounts: list them/],
-    ["a bad OU ID", stringify({ externalId: "literal-tenant-id", organizations: { includeOus: ["Workloads"] } }), /organizations\.includeOus\[0\]: is not an organization root/],
-  ];
-
-  it("has at least 20 broken configs", () => expect(cases.length).toBeGreaterThanOrEqual(20));
-
-  it.each(cases)("%s: exit 2, a clear message, nothing written", async (_name, text, message) => {
-    const dir = mkdtempSync(join(work, "bad-"));
-    const config = join(dir, _name.includes("JSON") ? "config.json" : "ds-onboard.yaml");
-    writeFileSync(config, text);
-    const out = join(dir, "out");
-    const r = await runCli(["synth", "--config", config, "--out", out], { DS_EXTERNAL_ID: "unused-id-1234" });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(existsSync(out)).toBe(false);
-  });
-
-  it("lists every error in the file, not just the first", async () => {
-    const config = join(work, "many-errors.yaml");
-    writeFileSync(config, stringify({ externalId: "x", accounts: [{ accountId: "1" }, { accountId: 2 }], role: { path: "p" }, extra: true }));
-    const r = await runCli(["synth", "--config", config], {});
-    expect(r.code).toBe(2);
-    for (const path of ["externalId", "accounts[0].accountId", "accounts[1].accountId", "role.path", "(top level)"]) expect(r.stderr).toContain(`  - ${path}: `);
-  });
-});
-
 describe("registration during cdktf deploy, from the config", () => {
   it("adds a register step per account, named after the account, with no API key in the output", async () => {
     const config = join(work, "register-on-deploy.yaml");
