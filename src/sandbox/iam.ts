@@ -59,6 +59,8 @@ export class LocalIam {
   readonly sessions = new Map<string, Session>();
   /** A role can be assumed only this long after it was created, as IAM propagates. */
   propagationDelayMs = 0;
+  /** A delay for some roles only (by ARN), overriding `propagationDelayMs` where it answers. */
+  propagationDelayFor?: (roleArn: string) => number | undefined;
 
   account(id: string): LocalAccount {
     let account = this.accounts.get(id);
@@ -143,7 +145,7 @@ export class LocalIam {
     const m = /^arn:([\w-]+):iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
     if (!m) throw new IamFault("ValidationError", `${roleArn} is invalid`, 400);
     const role = this.accounts.get(m[2])?.roles.get(m[3]);
-    if (!role || Date.now() - role.createdAt < this.propagationDelayMs) throw denied();
+    if (!role || Date.now() - role.createdAt < (this.propagationDelayFor?.(role.arn) ?? this.propagationDelayMs)) throw denied();
     const context: Record<string, string> = externalId === undefined ? {} : { "sts:ExternalId": externalId };
     if (evaluateTrust(role.trustPolicy, { callerArn, context }) !== "Allow") throw denied();
     const session: Session = {

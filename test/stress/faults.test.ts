@@ -1,0 +1,103 @@
+/**
+ * Fault injection at scale: 1,000 accounts registered while 20% of manager calls fail (5xx,
+ * 429, dropped connections, lost answers, hangs) and 20% of roles are still propagating. Every
+ * account must end registered exactly once, with a correct report; then runs killed at random
+ * points and rerun must still leave exactly one connector per account.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { buildPermissionsPolicy } from "../../src/policy/permissions";
+import { buildTrustPolicy } from "../../src/policy/trust";
+import { type Sandbox, startSandbox } from "../../src/sandbox/start";
+import { runCli } from "../helpers/cli";
+
+const N = 1000;
+const BIN = join(__dirname, "..", "..", "bin", "ds-onboard.js");
+
+/**
+ * Roles in N accounts, as the constructs make them. Every fifth one is still propagating when
+ * the manager first tries it: it becomes assumable 1.5 s after that first try (as a role that
+ * `cdktf deploy` has only just created).
+ */
+function deployRoles(sb: Sandbox, firstAccount: number): string[] {
+  const policy = JSON.stringify(buildPermissionsPolicy());
+  const trust = JSON.stringify(buildTrustPolicy({ principalArn: "arn:aws:iam::147995105371:root", externalIds: [sb.manager.externalId] }));
+  const arns = Array.from({ length: N }, (_, i) => {
+    const accountId = String(firstAccount + i);
+    const role = sb.aws.iam.createRole(accountId, "DeepSecurityCrossAccountRole", trust);
+    sb.aws.iam.attach(accountId, role.name, sb.aws.iam.createPolicy(accountId, "DeepSecurityCrossAccountRolePolicy", policy).arn);
+    return role.arn;
+  });
+  const delayed = new Set(arns.filter((_, i) => i % 5 === 0));
+  const firstTry = new Map<string, number>();
+  sb.aws.iam.propagationDelayFor = (arn) => {
+    if (!delayed.has(arn)) return undefined;
+    if (!firstTry.has(arn)) firstTry.set(arn, Date.now());
+    const created = sb.aws.iam.role(arn.split(":")[4], "DeepSecurityCrossAccountRole").createdAt;
+    return firstTry.get(arn)! - created + 1500;
+  };
+  return arns;
+}
+
+const faults = { rate5xx: 0.08, rate429: 0.05, dropRate: 0.03, createThenFailRate: 0.03, createThenHangRate: 0.01 };
+const args = (arns: string[]) => ["register", ...arns.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--concurrency", "32", "--timeout", "2", "--assume-retry-timeout", "60", "--output", "json"];
+
+function expectExactlyOnce(sb: Sandbox, arns: string[]): void {
+  const byAccount = new Map<string, number>();
+  for (const c of sb.manager.connectors) byAccount.set(c.accountId!, (byAccount.get(c.accountId!) ?? 0) + 1);
+  const accounts = arns.map((a) => a.split(":")[4]);
+  expect(accounts.filter((a) => byAccount.get(a) !== 1)).toEqual([]);
+  expect(byAccount.size).toBe(N);
+}
+
+describe("registration under faults, at 1,000 accounts", () => {
+  it("registers every account exactly once, and the report matches the manager", async () => {
+    const sb = await startSandbox({ manager: { failures: faults, seed: 42 } });
+    try {
+      const arns = deployRoles(sb, 910000000000);
+      const r = await runCli(args(arns), { DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url }, { timeoutMs: 240_000 });
+      const report = JSON.parse(r.stdout) as { ok: boolean; results: { accountId: string; status: string; connectorId: number; notes: string[] }[] };
+      expect(report.results.filter((x) => x.status !== "created")).toEqual([]);
+      expect(r.code).toBe(0);
+      expectExactlyOnce(sb, arns);
+      const actual = new Map(sb.manager.connectors.map((c) => [c.accountId, c.ID]));
+      expect(report.results.filter((x) => actual.get(x.accountId) !== x.connectorId)).toEqual([]);
+      // The faults did happen, and were handled.
+      const notes = report.results.flatMap((x) => x.notes);
+      expect(notes.filter((n) => /created by the lost request/.test(n)).length).toBeGreaterThan(5);
+      expect(report.results.filter((x) => x.notes.some((n) => /IAM propagation/.test(n))).length).toBeGreaterThanOrEqual(150);
+    } finally {
+      await sb.stop();
+    }
+  }, 300_000);
+
+  it("stays exactly once when runs are killed at random points and rerun", async () => {
+    const sb = await startSandbox({ manager: { failures: faults, seed: 7 } });
+    try {
+      const arns = deployRoles(sb, 920000000000);
+      const env = { PATH: process.env.PATH, DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url };
+      const kills: number[] = [];
+      for (const fraction of [0.2 + Math.random() * 0.1, 0.45 + Math.random() * 0.1, 0.7 + Math.random() * 0.1]) {
+        const target = Math.floor(N * fraction);
+        const child = spawn(process.execPath, [BIN, ...args(arns)], { env, stdio: "ignore" });
+        await new Promise<void>((resolve) => {
+          const poll = setInterval(() => {
+            if (sb.manager.connectors.length >= target || child.exitCode !== null) {
+              clearInterval(poll);
+              child.kill("SIGKILL");
+              resolve();
+            }
+          }, 5);
+        });
+        await new Promise((r) => child.once("close", r));
+        kills.push(sb.manager.connectors.length);
+      }
+      expect(kills[2]).toBeLessThan(N); // the runs were killed before the end
+      const r = await runCli(args(arns), env as Record<string, string>, { timeoutMs: 240_000 });
+      expect(r.code).toBe(0);
+      expectExactlyOnce(sb, arns);
+    } finally {
+      await sb.stop();
+    }
+  }, 400_000);
+});
