@@ -177,7 +177,8 @@ export class ManagerTransport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    // Nothing is in flight when a command closes its client: do not wait for idle sockets.
+    await this.agent.destroy();
   }
 
   private backoff(attempt: number, retryAfterMs: number | undefined): number {
