@@ -45,12 +45,54 @@ export interface RegisterOptions {
 }
 
 export async function registerConnectors(client: ManagerClient, targets: readonly RoleTarget[], options: RegisterOptions = {}): Promise<RegisterResult[]> {
-  const index = new Map<string, AWSConnector[]>();
-  for (const c of await client.listConnectors()) {
-    if (c.accountId) index.set(c.accountId, [...(index.get(c.accountId) ?? []), c]);
+  const registrar = await Registrar.open(client, options);
+  const results = await Promise.all(targets.map((t) => registrar.register(t)));
+  registrar.throwIfRefused();
+  return results;
+}
+
+/**
+ * Registration that accounts can be fed to one by one (onboard feeds each account as soon as
+ * it is verified, so that verification and the rate-limited registration overlap). One list
+ * call when opened; at most `concurrency` accounts at once.
+ */
+export class Registrar {
+  private refused?: ManagerError;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  private constructor(
+    private readonly client: ManagerClient,
+    private readonly index: Map<string, AWSConnector[]>,
+    private readonly options: RegisterOptions,
+  ) {}
+
+  static async open(client: ManagerClient, options: RegisterOptions = {}): Promise<Registrar> {
+    const index = new Map<string, AWSConnector[]>();
+    for (const c of await client.listConnectors()) {
+      if (c.accountId) index.set(c.accountId, [...(index.get(c.accountId) ?? []), c]);
+    }
+    return new Registrar(client, index, options);
   }
-  let refused: ManagerError | undefined;
-  const results = await mapLimit(targets, options.concurrency ?? 8, async (target) => {
+
+  /** Throws the manager's refusal of the key, if any account met it. */
+  throwIfRefused(): void {
+    if (this.refused) throw this.refused;
+  }
+
+  async register(target: RoleTarget): Promise<RegisterResult> {
+    if (this.running >= (this.options.concurrency ?? 8)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await this.registerOne(target);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async registerOne(target: RoleTarget): Promise<RegisterResult> {
+    const { client, options } = this;
     const started = Date.now();
     const notes: string[] = [];
     const done = (status: RegisterStatus, extra: Partial<RegisterResult> = {}): RegisterResult => {
@@ -58,9 +100,9 @@ export async function registerConnectors(client: ManagerClient, targets: readonl
       options.onResult?.(result);
       return result;
     };
-    if (refused) return done("skipped", { error: "not tried: the manager refused the API key", fix: refused.message });
+    if (this.refused) return done("skipped", { error: "not tried: the manager refused the API key", fix: this.refused.message });
     try {
-      const existing = (index.get(target.accountId) ?? []).sort((a, b) => (a.ID ?? 0) - (b.ID ?? 0));
+      const existing = (this.index.get(target.accountId) ?? []).sort((a, b) => (a.ID ?? 0) - (b.ID ?? 0));
       if (existing.length > 1) notes.push(`${existing.length} connectors exist for this account (IDs ${existing.map((c) => c.ID).join(", ")}); using ${existing[0].ID}`);
       const current = existing[0];
       if (current?.ID !== undefined) {
@@ -76,13 +118,11 @@ export async function registerConnectors(client: ManagerClient, targets: readonl
       const created = await createOnce(client, target, options, notes);
       return done("created", { connectorId: created.ID });
     } catch (error) {
-      if (error instanceof ManagerError && error.exitCode === ExitCode.refused) refused = error;
+      if (error instanceof ManagerError && error.exitCode === ExitCode.refused) this.refused = error;
       const message = (error as Error).message ?? String(error);
       return done("failed", { error: message, fix: fixFor(error) });
     }
-  });
-  if (refused) throw refused;
-  return results;
+  }
 }
 
 /** Removes the connectors of these roles' accounts that use these roles. */

@@ -249,15 +249,44 @@ export const onboardCommand: CommandModule<GlobalArgs, GlobalArgs & OnboardArgs>
 
 export async function onboard(ctx: Context, args: OnboardArgs, targets: Targets, loaded?: import("../../config/load").LoadedConfig): Promise<{ rows: OnboardRow[]; ok: boolean; verified: VerifyResult[]; registered: RegisterResult[] }> {
   let verified: VerifyResult[] = [];
-  let passing = targets.roles;
-  if (!args.skipVerify) {
+  let registered: RegisterResult[];
+  if (args.skipVerify) {
+    const bar = progress(ctx, targets.roles.length, "register");
+    registered = await runRegister(ctx, args, targets.roles, bar).finally(() => bar.stop());
+  } else {
+    // Each account is registered as soon as it is verified: verification and the manager's
+    // rate-limited registration overlap instead of running one after the other.
     const ids = await externalIds(ctx, loaded, args.alsoAccept);
-    const bar = progress(ctx, targets.roles.length, "verify  ");
-    verified = await runVerify(args, targets, ids, bar).finally(() => bar.stop());
-    passing = targets.roles.filter((t) => verified.find((v) => v.accountId === t.accountId)?.ok);
+    const { Registrar } = require("../../onboard/register") as typeof import("../../onboard/register");
+    const { verifyRoles } = require("../../onboard/verify") as typeof import("../../onboard/verify");
+    const bar = progress(ctx, targets.roles.length * 2, "onboard");
+    const registrar = await Registrar.open(ctx.manager(), {
+      sync: args.sync,
+      concurrency: args.concurrency,
+      assumeRetryTimeoutMs: args.assumeRetryTimeout * 1000,
+      onResult: (r) => bar.tick(`${r.status} ${r.accountId}${r.connectorId !== undefined ? ` (connector ${r.connectorId})` : ""}`),
+    });
+    const pending: Promise<RegisterResult>[] = [];
+    try {
+      verified = await verifyRoles(targets.roles, {
+        principalArn: targets.principalArn,
+        externalIds: ids,
+        assumeAs: args.assumeAs,
+        propagationTimeoutMs: args.propagationTimeout * 1000,
+        concurrency: args.concurrency,
+        onResult: (v) => {
+          bar.tick(`verified ${v.accountId}: ${v.ok ? "ok" : "FAILED"}`);
+          const target = targets.roles.find((t) => t.accountId === v.accountId);
+          if (v.ok && target) pending.push(registrar.register(target));
+          else bar.tick(`skipped ${v.accountId}`);
+        },
+      });
+      registered = await Promise.all(pending);
+    } finally {
+      bar.stop();
+    }
+    registrar.throwIfRefused();
   }
-  const bar = progress(ctx, passing.length, "register");
-  const registered = passing.length ? await runRegister(ctx, args, passing, bar).finally(() => bar.stop()) : [];
   const rows: OnboardRow[] = targets.roles.map((t) => {
     const v = verified.find((x) => x.accountId === t.accountId);
     const r = registered.find((x) => x.accountId === t.accountId);
