@@ -3,7 +3,7 @@
  * check after every step that the manager can still assume every role.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -12,6 +12,7 @@ import { buildTrustPolicy } from "../../src/policy/trust";
 import { seedFromTerraform } from "../../src/sandbox/seed";
 import { SANDBOX_MANAGER_IDENTITY, type Sandbox, startSandbox } from "../../src/sandbox/start";
 import { runCli } from "../helpers/cli";
+import { pipelineEnv } from "../helpers/sandbox";
 
 const WS_ROOT = "arn:aws:iam::147995105371:root";
 const N = 10;
@@ -39,14 +40,7 @@ beforeAll(async () => {
 });
 afterAll(() => sb.stop());
 
-const env = () => ({
-  DS_MANAGER_URL: sb.manager.url,
-  DS_API_KEY: sb.manager.keys.admin,
-  AWS_ENDPOINT_URL: sb.aws.url,
-  AWS_REGION: "us-east-1",
-  AWS_ACCESS_KEY_ID: "AKIAPIPELINE00000000",
-  AWS_SECRET_ACCESS_KEY: "pipeline",
-});
+const env = () => pipelineEnv(sb);
 const migrate = (phase: string, ...extra: string[]) => runCli(["migrate-external-id", phase, "--config", config, "--output", "json", ...extra], env());
 
 /** No moment of lost access: the manager, with each connector's current ID, can assume every role. */
@@ -145,5 +139,20 @@ describe("migrate-external-id, end to end", () => {
     });
     const discover = await migrate("discover");
     expect(JSON.parse(discover.stdout).accounts.map((a: { classification: string }) => a.classification)).toEqual(Array(N).fill("migrated"));
+  });
+
+  it("without a config, takes the accounts from the manager's connectors and writes one trust policy per account", async () => {
+    const state = join(dir, "from-connectors.json");
+    const out = join(dir, "policies");
+    const discover = await runCli(["migrate-external-id", "discover", "--state", state, "--output", "json"], env());
+    expect(discover.code).toBe(0);
+    expect(JSON.parse(discover.stdout).accounts).toHaveLength(N);
+    const widen = await runCli(["migrate-external-id", "widen", "--state", state, "--out", out], env());
+    expect(widen.code).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(accounts.map((a) => `${a}.trust-policy.json`).sort());
+    const policy = JSON.parse(readFileSync(join(out, files[0]), "utf8"));
+    expect(policy.Statement[0].Condition.StringEquals["sts:ExternalId"]).toBe(sb.manager.externalId);
+    expect(statSync(join(out, files[0])).mode & 0o777).toBe(0o600);
   });
 });

@@ -11,6 +11,7 @@ import { buildTrustPolicy } from "../../src/policy/trust";
 import { SandboxManager } from "../../src/sandbox/manager";
 import { type Sandbox, startSandbox } from "../../src/sandbox/start";
 import { runCli } from "../helpers/cli";
+import { pipelineEnv } from "../helpers/sandbox";
 
 const WS_ROOT = "arn:aws:iam::147995105371:root";
 const PIPELINE_ROOT = "arn:aws:iam::000000000000:root";
@@ -42,15 +43,7 @@ function deploy(options: { trust?: PolicyDocument; permissions?: PolicyDocument 
 }
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DS_MANAGER_URL: sb.manager.url,
-    DS_API_KEY: sb.manager.keys.admin,
-    AWS_ENDPOINT_URL: sb.aws.url,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "AKIAPIPELINE00000000",
-    AWS_SECRET_ACCESS_KEY: "pipeline",
-    ...extra,
-  };
+  return { ...pipelineEnv(sb), ...extra };
 }
 
 const roleArgs = (...arns: string[]) => [...arns.flatMap((a) => ["--role-arn", a]), "--deployment-role-name", "OrganizationAccountAccessRole"];

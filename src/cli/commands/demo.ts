@@ -47,14 +47,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       );
       sandbox.aws.iam.propagationDelayMs = args.propagationDelay * 1000;
       // The demo's "pipeline": the AWS SDK talks to the local endpoint, the CLI to the sandbox manager.
-      Object.assign(process.env, {
-        AWS_ENDPOINT_URL: sandbox.aws.url,
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "AKIADEMOPIPELINE0000",
-        AWS_SECRET_ACCESS_KEY: "demo",
-        AWS_SESSION_TOKEN: "",
-        AWS_PROFILE: "",
-      });
+      Object.assign(process.env, { AWS_ENDPOINT_URL: sandbox.aws.url, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIADEMOPIPELINE0000", AWS_SECRET_ACCESS_KEY: "demo" });
       delete process.env.AWS_SESSION_TOKEN;
       delete process.env.AWS_PROFILE;
       const demoCtx = new Context({ ...ctx.args, managerUrl: sandbox.manager.url, apiKeyFile: undefined, apiKey: undefined, externalId: undefined, externalIdFrom: undefined }, { DS_API_KEY: sandbox.manager.keys.admin }, ctx.io);

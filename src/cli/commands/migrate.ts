@@ -4,7 +4,7 @@
  * (connectors move to the tenant's ID), narrow (roles accept the tenant's ID alone).
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { ExitCode, UsageError } from "../../errors";
 import { writeFileAtomic } from "../../files";
@@ -223,5 +223,5 @@ async function writeTrust(
     const policy = buildTrustPolicy({ principalArn: targets.principalArn, externalIds: ids(t.accountId, tenant) ?? [tenant] });
     writeFileAtomic(join(outdir, `${t.accountId}.trust-policy.json`), `${JSON.stringify(policy, null, 2)}\n`, 0o600);
   }
-  return join(dirname(join(outdir, "x")), "<account>.trust-policy.json");
+  return join(outdir, "<account>.trust-policy.json");
 }
