@@ -23,6 +23,7 @@ interface SandboxArgs {
   tenantExternalId?: string;
   propagationDelay: number;
   load?: string[];
+  legacyConnector?: string[];
 }
 
 const rate = (name: string) => (value: number) => {
@@ -48,7 +49,8 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       .option("state-file", { type: "string", describe: "keep tenant, settings and connectors in this JSON file" })
       .option("tenant-external-id", { type: "string", describe: "the sandbox tenant's external ID (default: a new UUID)" })
       .option("propagation-delay", { type: "number", default: 0, describe: "seconds before a new role can be assumed (IAM propagation)" })
-      .option("load", { type: "string", array: true, describe: "load the roles of a synthesized output folder or cdk.tf.json (stands in for cdktf deploy)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
+      .option("load", { type: "string", array: true, describe: "load the roles of a synthesized output folder or cdk.tf.json (stands in for cdktf deploy)" })
+      .option("legacy-connector", { type: "string", array: true, describe: "add a connector as an older manager made it: <role ARN>=<user-defined external ID> (to try migrate-external-id)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
   handler: command<SandboxArgs>(async (ctx, args) => {
     const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
     const { seedFromTerraform } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
@@ -74,6 +76,15 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
     }
     const { manager, aws } = sandbox;
     aws.iam.propagationDelayMs = args.propagationDelay * 1000;
+    for (const spec of args.legacyConnector ?? []) {
+      const at = spec.lastIndexOf("=");
+      const arn = spec.slice(0, at);
+      const { checkIamArn, checkExternalId } = require("../../validation") as typeof import("../../validation");
+      const problem = at < 0 ? { problem: "is not <role ARN>=<external ID>", fix: "Write e.g. arn:aws:iam::111122223333:role/DS=my-old-id" } : checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1));
+      if (problem) throw new UsageError(`--legacy-connector ${arn}: ${problem.problem}. ${problem.fix}.`);
+      const c = manager.addLegacyConnector({ crossAccountRoleArn: arn, externalId: spec.slice(at + 1) });
+      ctx.io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
+    }
     for (const path of args.load ?? []) {
       const files = statSync(path).isDirectory() ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json")) : [path];
       for (const file of files) {
