@@ -42,9 +42,9 @@ export interface RegistrationOptions {
   /** The connector's display name. Default: the account ID. */
   readonly displayName?: string;
   /**
-   * On `cdktf destroy`: `"keep"` the connector (the manager then reports the account as
-   * unreachable until someone removes it), or `"deregister"` it. Default: `"keep"`, so that
-   * a destroy never removes the manager's history of the account by surprise.
+   * On `cdktf destroy`: `"keep"` the connector (it stays until someone deregisters it), or
+   * `"deregister"` it. Default: `"keep"`, so that a destroy never removes the manager's
+   * record of the account by surprise.
    */
   readonly onDestroy?: "keep" | "deregister";
 }
