@@ -154,11 +154,13 @@ export async function collectAccounts(config: OnboardingConfig, ctx: Context): P
 
 /**
  * The external ID, resolved once: `--external-id`/`DS_EXTERNAL_ID`, then
- * `--external-id-from`/`DS_EXTERNAL_ID_FROM`, then the config's `externalId`, then the manager.
+ * `--external-id-from`/`DS_EXTERNAL_ID_FROM`, then the config's `externalId` (when there is a
+ * config), then the manager.
  */
-export async function resolveConfiguredExternalId(loaded: LoadedConfig, ctx: Context) {
+export async function resolveConfiguredExternalId(loaded: LoadedConfig | undefined, ctx: Context) {
   const { resolveExternalId } = require("../external-id/resolve") as typeof import("../external-id/resolve");
   const sources: ExternalIdSources = ctx.externalIdSources();
+  if (!loaded) return resolveExternalId(sources);
   const configured = loaded.config.externalId ?? "manager";
   if (sources.explicit || sources.from || configured === "manager") return resolveExternalId(sources);
   const m = /^(env|ssm|secretsmanager|file):(.*)$/.exec(configured);

@@ -10,7 +10,6 @@ import { ExitCode, UsageError } from "../../errors";
 import { writeFileAtomic } from "../../files";
 import type { AccountMigration, MigrationState, Phase } from "../../migrate/state";
 import type { RoleTarget, Targets } from "../../onboard/targets";
-import type { ManagerPrincipal } from "../../policy/principal";
 import { maskExternalId } from "../../redact";
 import type { Context, GlobalArgs } from "../context";
 import { command } from "../run";
@@ -47,7 +46,8 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
     const statePath = resolve(args.state ?? (args.config ? `${args.config.replace(/\.(ya?ml|json)$/, "")}.migration.json` : "ds-onboard-migration.json"));
     let state = m.loadState(statePath);
     m.checkPhaseOrder(args.phase, state);
-    const tenant = await tenantExternalId(ctx, loaded);
+    const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
+    const tenant = await gen.resolveConfiguredExternalId(loaded, ctx);
     const save = (s: MigrationState) => {
       if (!args.dryRun) m.saveState(statePath, s);
     };
@@ -154,27 +154,14 @@ function planFor(a: AccountMigration): string {
   }
 }
 
-async function migrationTargets(ctx0: Context, args: MigrateArgs): Promise<{ ctx: Context; targets: Targets; loaded?: import("../../config/load").LoadedConfig }> {
+/** The accounts: the config's, or those of the manager's connectors. */
+async function migrationTargets(ctx: Context, args: MigrateArgs): Promise<{ ctx: Context; targets: Targets; loaded?: import("../../config/load").LoadedConfig }> {
+  const { targetsOfConfig, principalFromFlags } = require("./onboard") as typeof import("./onboard");
+  if (args.config) return targetsOfConfig(ctx, args.config);
   const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
-  if (args.config) {
-    const { loadConfig } = require("../../config/load") as typeof import("../../config/load");
-    const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
-    const loaded = loadConfig(args.config);
-    const ctx = gen.withConfigDefaults(ctx0, loaded);
-    const { accounts } = await gen.collectAccounts(loaded.config, ctx);
-    return { ctx, targets: t.targetsFromConfig(loaded.config, accounts), loaded };
-  }
-  const arns = (await ctx0.manager().listConnectors()).map((c) => c.crossAccountRoleArn).filter((a): a is string => !!a);
+  const arns = (await ctx.manager().listConnectors()).map((c) => c.crossAccountRoleArn).filter((a): a is string => !!a);
   if (arns.length === 0) throw new UsageError("The manager has no connectors with a cross-account role; nothing to migrate.");
-  const principal: ManagerPrincipal = args.principalArn ? { type: "on-premises", arn: args.principalArn } : args.principalAccount ? { type: "on-premises", accountId: args.principalAccount } : { type: "workload-security" };
-  return { ctx: ctx0, targets: t.targetsFromArns(arns, { principal, deploymentRoleName: args.deploymentRoleName }) };
-}
-
-/** The tenant's (manager-defined) external ID, resolved like everywhere else. */
-async function tenantExternalId(ctx: Context, loaded?: import("../../config/load").LoadedConfig) {
-  const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
-  const { resolveExternalId } = require("../../external-id/resolve") as typeof import("../../external-id/resolve");
-  return loaded ? gen.resolveConfiguredExternalId(loaded, ctx) : resolveExternalId(ctx.externalIdSources());
+  return { ctx, targets: t.targetsFromArns(arns, { principal: principalFromFlags(args), deploymentRoleName: args.deploymentRoleName }) };
 }
 
 /** Reads each role's trust policy and classifies it (the old ID stays in memory only). */

@@ -59,31 +59,36 @@ function registerOptions<T>(y: Argv<T>) {
     .option("check-trust", { type: "boolean", default: true, describe: "read each role first and refuse one whose trust policy is unsafe (needs AWS credentials; --no-check-trust skips)" });
 }
 
+/** The accounts of an onboarding config, with the config's manager settings as defaults. */
+export async function targetsOfConfig(ctx: Context, configPath: string): Promise<{ targets: Targets; ctx: Context; loaded: import("../../config/load").LoadedConfig }> {
+  const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
+  const { loadConfig } = require("../../config/load") as typeof import("../../config/load");
+  const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
+  const loaded = loadConfig(configPath);
+  const withDefaults = gen.withConfigDefaults(ctx, loaded);
+  const { accounts } = await gen.collectAccounts(loaded.config, withDefaults);
+  if (accounts.length === 0) throw new UsageError(`${configPath} names no accounts.`);
+  return { targets: t.targetsFromConfig(loaded.config, accounts), ctx: withDefaults, loaded };
+}
+
+/** The trusted principal given by flags: an on-premises manager's role or account, else Workload Security. */
+export function principalFromFlags(args: { principalArn?: string; principalAccount?: string }): ManagerPrincipal {
+  if (args.principalArn) return { type: "on-premises", arn: args.principalArn };
+  if (args.principalAccount) return { type: "on-premises", accountId: args.principalAccount };
+  return { type: "workload-security" };
+}
+
 async function resolveTargets(ctx: Context, args: TargetArgs): Promise<{ targets: Targets; ctx: Context; loaded?: import("../../config/load").LoadedConfig }> {
   const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
   if (args.config && args.roleArn?.length) throw new UsageError("Give --config or --role-arn, not both.");
-  if (args.config) {
-    const { loadConfig } = require("../../config/load") as typeof import("../../config/load");
-    const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
-    const loaded = loadConfig(args.config);
-    const withDefaults = gen.withConfigDefaults(ctx, loaded);
-    const { accounts } = await gen.collectAccounts(loaded.config, withDefaults);
-    if (accounts.length === 0) throw new UsageError(`${args.config} names no accounts.`);
-    return { targets: t.targetsFromConfig(loaded.config, accounts), ctx: withDefaults, loaded };
-  }
+  if (args.config) return targetsOfConfig(ctx, args.config);
   if (!args.roleArn?.length) throw new UsageError("Name the roles: --config <file> or --role-arn <arn> (repeatable).");
-  const principal: ManagerPrincipal = args.principalArn
-    ? { type: "on-premises", arn: args.principalArn }
-    : args.principalAccount
-      ? { type: "on-premises", accountId: args.principalAccount }
-      : { type: "workload-security" };
-  return { targets: t.targetsFromArns(args.roleArn, { principal, deploymentRoleName: args.deploymentRoleName, displayNames: args.displayName }), ctx };
+  return { targets: t.targetsFromArns(args.roleArn, { principal: principalFromFlags(args), deploymentRoleName: args.deploymentRoleName, displayNames: args.displayName }), ctx };
 }
 
 async function externalIds(ctx: Context, loaded: import("../../config/load").LoadedConfig | undefined, alsoAccept: string[] | undefined): Promise<string[]> {
   const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
-  const { resolveExternalId } = require("../../external-id/resolve") as typeof import("../../external-id/resolve");
-  const resolved = loaded ? await gen.resolveConfiguredExternalId(loaded, ctx) : await resolveExternalId(ctx.externalIdSources());
+  const resolved = await gen.resolveConfiguredExternalId(loaded, ctx);
   return [resolved.externalId, ...(alsoAccept ?? [])];
 }
 
