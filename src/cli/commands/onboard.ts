@@ -137,14 +137,18 @@ async function trustPrecheck(ctx: Context, args: RegisterArgs, targets: Targets,
   return { safe: targets.roles.filter((t) => !refused.some((r) => r.accountId === t.accountId)), refused };
 }
 
-async function runRegister(ctx: Context, args: RegisterArgs, targets: Targets["roles"], progress: Progress): Promise<RegisterResult[]> {
-  const { registerConnectors } = require("../../onboard/register") as typeof import("../../onboard/register");
-  return registerConnectors(ctx.manager(), targets, {
+function registerSettings(args: RegisterArgs, progress: Progress): import("../../onboard/register").RegisterOptions {
+  return {
     sync: args.sync,
     concurrency: args.concurrency,
     assumeRetryTimeoutMs: args.assumeRetryTimeout * 1000,
     onResult: (r) => progress.tick(`${r.status} ${r.accountId}${r.connectorId !== undefined ? ` (connector ${r.connectorId})` : ""}`),
-  });
+  };
+}
+
+async function runRegister(ctx: Context, args: RegisterArgs, targets: Targets["roles"], progress: Progress): Promise<RegisterResult[]> {
+  const { registerConnectors } = require("../../onboard/register") as typeof import("../../onboard/register");
+  return registerConnectors(ctx.manager(), targets, registerSettings(args, progress));
 }
 
 /** A progress bar on a terminal; one line per account otherwise (both on stderr). */
@@ -265,12 +269,7 @@ export async function onboard(ctx: Context, args: OnboardArgs, targets: Targets,
     const { Registrar } = require("../../onboard/register") as typeof import("../../onboard/register");
     const { verifyRoles } = require("../../onboard/verify") as typeof import("../../onboard/verify");
     const bar = progress(ctx, targets.roles.length * 2, "onboard");
-    const registrar = await Registrar.open(ctx.manager(), {
-      sync: args.sync,
-      concurrency: args.concurrency,
-      assumeRetryTimeoutMs: args.assumeRetryTimeout * 1000,
-      onResult: (r) => bar.tick(`${r.status} ${r.accountId}${r.connectorId !== undefined ? ` (connector ${r.connectorId})` : ""}`),
-    });
+    const registrar = await Registrar.open(ctx.manager(), registerSettings(args, bar));
     const pending: Promise<RegisterResult>[] = [];
     try {
       verified = await verifyRoles(targets.roles, {
