@@ -293,12 +293,9 @@ export function normalizePrincipal(value: string, partition: string): string {
 
 /** Splits `ForAnyValue:StringEqualsIfExists` into its parts. */
 function parseOperator(op: string): { set?: "any" | "all"; base: string; ifExists: boolean } {
-  let rest = op;
-  let set: "any" | "all" | undefined;
-  if (/^ForAnyValue:/i.test(rest)) (set = "any"), (rest = rest.slice(12));
-  else if (/^ForAllValues:/i.test(rest)) (set = "all"), (rest = rest.slice(13));
-  const ifExists = /IfExists$/i.test(rest);
-  return { set, base: ifExists ? rest.slice(0, -8) : rest, ifExists };
+  const m = /^(?:(ForAnyValue|ForAllValues):)?(.*?)(IfExists)?$/i.exec(op)!;
+  const set = m[1] === undefined ? undefined : m[1].toLowerCase() === "foranyvalue" ? "any" : "all";
+  return { set, base: m[2], ifExists: m[3] !== undefined };
 }
 
 function externalIdValues(block: Record<string, unknown>): string[] | undefined {
