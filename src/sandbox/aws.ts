@@ -244,7 +244,7 @@ export class LocalAws {
         return `<Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${x(s.secretAccessKey)}</SecretAccessKey><SessionToken>${x(s.sessionToken)}</SessionToken><Expiration>${s.expiration.toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:${x(need("RoleSessionName"))}</AssumedRoleId><Arn>${x(s.arn)}</Arn></AssumedRoleUser><PackedPolicySize>0</PackedPolicySize>`;
       }
       case "iam.GetRole":
-        return roleXml(iam.role(caller.account, need("RoleName")));
+        return roleXml(iam.visibleRole(caller.account, need("RoleName")));
       case "iam.CreateRole":
         return roleXml(iam.createRole(caller.account, need("RoleName"), need("AssumeRolePolicyDocument"), { path: param("Path"), maxSessionDuration: Number(param("MaxSessionDuration") ?? 3600) }));
       case "iam.PutRolePolicy":

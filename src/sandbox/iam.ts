@@ -59,6 +59,8 @@ export class LocalIam {
   readonly sessions = new Map<string, Session>();
   /** A role can be assumed only this long after it was created, as IAM propagates. */
   propagationDelayMs = 0;
+  /** A new role is not even visible to GetRole for this long (IAM is eventually consistent). */
+  visibilityDelayMs = 0;
   /** A delay for some roles only (by ARN), overriding `propagationDelayMs` where it answers. */
   propagationDelayFor?: (roleArn: string) => number | undefined;
 
@@ -114,6 +116,13 @@ export class LocalIam {
   role(accountId: string, name: string): LocalRole {
     const role = this.accounts.get(accountId)?.roles.get(name);
     if (!role) throw new IamFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    return role;
+  }
+
+  /** The role as IAM's read API sees it: not found until it has become visible. */
+  visibleRole(accountId: string, name: string): LocalRole {
+    const role = this.role(accountId, name);
+    if (Date.now() - role.createdAt < this.visibilityDelayMs) throw new IamFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
     return role;
   }
 

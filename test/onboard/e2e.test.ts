@@ -152,6 +152,23 @@ describe("a wrong role", () => {
 });
 
 describe("IAM propagation", () => {
+  it("verify polls a role that is not visible yet, within the bound, and says when it never appears", async () => {
+    sb.aws.iam.visibilityDelayMs = 3000;
+    try {
+      const { roleArn } = deploy();
+      const started = Date.now();
+      const r = await runCli(["verify", ...roleArgs(roleArn), "--output", "json"], env());
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).results[0].checks.role.status).toBe("pass");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+      const missing = await runCli(["verify", "--role-arn", roleArn.replace("DeepSecurityCrossAccountRole", "NoSuchRole"), "--deployment-role-name", "OrganizationAccountAccessRole", "--propagation-timeout", "2"], env());
+      expect(missing.code).toBe(4);
+      expect(missing.stdout).toMatch(/role\s+FAIL\s+.*NoSuchRole does not exist \(waited for IAM to propagate\)/);
+    } finally {
+      sb.aws.iam.visibilityDelayMs = 0;
+    }
+  });
+
   it("a 20-second propagation delay: register succeeds after retries, with no fixed sleep", async () => {
     sb.aws.iam.propagationDelayMs = 20_000;
     try {
