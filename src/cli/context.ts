@@ -26,17 +26,30 @@ export interface GlobalArgs {
 
 export class Context {
   readonly io: Io;
+  readonly args: GlobalArgs;
   private client?: ManagerClient;
 
   constructor(
-    readonly args: GlobalArgs,
+    args: GlobalArgs,
     readonly env: NodeJS.ProcessEnv = process.env,
     io?: Io,
   ) {
+    this.args = { ...args };
     this.io = io ?? new Io(args.output, args.verbose);
     // Known before anything can print: a key that leaks into a message is still redacted.
     this.io.addSecret(env.DS_API_KEY?.trim());
     this.io.addSecret(args.apiKey?.trim());
+  }
+
+  /**
+   * The lowest-priority manager settings (a config's): each is used only where neither a flag
+   * nor the environment gives one. Call before the manager client is made.
+   */
+  useDefaults(defaults: { managerUrl?: string; auth?: string; caBundle?: string }): void {
+    const a = this.args;
+    if (!a.managerUrl && !this.env.DS_MANAGER_URL && defaults.managerUrl) a.managerUrl = defaults.managerUrl;
+    if (!a.auth && !this.env.DS_AUTH_SCHEME && defaults.auth) a.auth = defaults.auth;
+    if (!a.caBundle && !this.env.DS_CA_BUNDLE && defaults.caBundle) a.caBundle = defaults.caBundle;
   }
 
   /** The manager client, made once; throws a usage error naming what is missing. */

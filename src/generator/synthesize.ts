@@ -9,7 +9,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { AccountDecision } from "../aws/organizations";
-import { Context, type GlobalArgs } from "../cli/context";
+import { Context } from "../cli/context";
 import { type LoadedConfig, loadConfig } from "../config/load";
 import type { OnboardingConfig } from "../config/schema";
 import { UsageError, UserError } from "../errors";
@@ -53,8 +53,18 @@ export interface SynthesisResult {
 }
 
 export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<SynthesisResult> {
+  const ctx = options.context ?? new Context({ output: "text", verbose: false });
+  try {
+    return await synthesize(options, ctx);
+  } finally {
+    // A context made here is closed here (an open HTTP client would keep main.ts running).
+    if (!options.context) await ctx.close();
+  }
+}
+
+async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<SynthesisResult> {
   const loaded = loadConfig(options.configPath);
-  const ctx = withConfigDefaults(options.context ?? new Context({ output: "text", verbose: false }), loaded);
+  applyConfigDefaults(ctx, loaded);
   const { accounts, discovery } = await collectAccounts(loaded.config, ctx);
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out"));
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
@@ -118,15 +128,14 @@ export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<
 }
 
 /** Config values are the lowest priority: flags, then the environment, then the config. */
-export function withConfigDefaults(ctx: Context, loaded: LoadedConfig): Context {
+export function applyConfigDefaults(ctx: Context, loaded: LoadedConfig): void {
   const m = loaded.config.manager;
-  if (!m) return ctx;
-  const args: GlobalArgs = { ...ctx.args };
-  if (!args.managerUrl && !ctx.env.DS_MANAGER_URL && m.url) args.managerUrl = m.url;
-  const auth = m.auth ?? (m.product === "deep-security-manager" ? "api-secret-key" : undefined);
-  if (!args.auth && !ctx.env.DS_AUTH_SCHEME && auth) args.auth = auth;
-  if (!args.caBundle && !ctx.env.DS_CA_BUNDLE && m.caBundle) args.caBundle = resolve(loaded.dir, m.caBundle);
-  return new Context(args, ctx.env, ctx.io);
+  if (!m) return;
+  ctx.useDefaults({
+    managerUrl: m.url,
+    auth: m.auth ?? (m.product === "deep-security-manager" ? "api-secret-key" : undefined),
+    caBundle: m.caBundle && resolve(loaded.dir, m.caBundle),
+  });
 }
 
 export async function collectAccounts(config: OnboardingConfig, ctx: Context): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {

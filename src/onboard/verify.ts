@@ -61,8 +61,10 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
   try {
     const caller = (await sts.send(new sdk.sts.GetCallerIdentityCommand({}))).Arn ?? "";
     // Who runs the assume-role check: the caller itself if the role's principal covers it, or --assume-as.
+    // `canRun` false: the check cannot run, and `why` says so (it is reported as not-run).
     let principalCredentials: AwsCredentialIdentity | undefined;
     let principalWhy: string;
+    let canRun = true;
     if (options.assumeAs && !options.trustOnly) {
       const deadline = Date.now() + (options.propagationTimeoutMs ?? 60_000);
       for (let wait = 1000; !principalCredentials; wait = Math.min(wait * 2, 10_000)) {
@@ -79,12 +81,13 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
     } else if (coversCaller(options.principalArn, caller)) {
       principalWhy = `as the caller ${caller}`;
     } else {
+      canRun = false;
       principalWhy = `the trusted principal is ${options.principalArn} and this caller is ${caller}, which cannot act as it${options.principalArn.includes(":147995105371:") ? " (it is the vendor's account)" : ""}; pass --assume-as <a role of the principal> to run it`;
     }
-    const canAssume = options.assumeAs !== undefined || coversCaller(options.principalArn, caller);
+    const principal = { canRun, credentials: principalCredentials, why: principalWhy };
     return await mapLimit(targets, options.concurrency ?? 8, async (target) => {
       const started = Date.now();
-      const result = await verifyOne(sdk, sts, target, options, canAssume ? { credentials: principalCredentials, why: principalWhy } : { why: principalWhy }, caller);
+      const result = await verifyOne(sdk, sts, target, options, principal, caller);
       const done = { ...result, ms: Date.now() - started };
       options.onResult?.(done);
       return done;
@@ -109,7 +112,7 @@ async function verifyOne(
   sts: InstanceType<Sdk["sts"]["STSClient"]>,
   target: RoleTarget,
   options: VerifyOptions,
-  principal: { credentials?: AwsCredentialIdentity; why: string },
+  principal: { canRun: boolean; credentials?: AwsCredentialIdentity; why: string },
   caller: string,
 ): Promise<Omit<VerifyResult, "ms">> {
   const notRun = (why: string): CheckResult => ({ status: "not-run", detail: why });
@@ -163,7 +166,7 @@ async function verifyOne(
 
     // 4. The assume-role itself.
     let assumeRole: CheckResult;
-    if (!principal.why.startsWith("as ")) assumeRole = notRun(principal.why);
+    if (!principal.canRun) assumeRole = notRun(principal.why);
     else assumeRole = await assumeCheck(sdk, target, options, principal.credentials, principal.why, deadline);
 
     const ok = [role, trust, permissions, assumeRole].every((c) => c.status !== "fail");

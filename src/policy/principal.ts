@@ -65,8 +65,3 @@ function checkedArn(arn: string, partition: Partition, kinds: Parameters<typeof 
   }
   return { arn };
 }
-
-/** The account an IAM principal ARN belongs to. */
-export function principalAccountId(arn: string): string | undefined {
-  return parseIamArn(arn)?.accountId;
-}

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
-import { IamFault, LocalIam } from "./iam";
+import { AwsFault, LocalIam } from "./iam";
 import { closeServer, listenOnLoopback } from "./listen";
 
 export interface LocalAwsOptions {
@@ -16,13 +16,6 @@ export interface LocalAwsOptions {
   /** The identity each access key ID stands for. Default: any key is `arn:aws:iam::000000000000:user/sandbox`. */
   readonly identities?: Readonly<Record<string, string>>;
   readonly region?: string;
-}
-
-/** An AWS error as the SDK parses it: its code (`__type` or `<Code>`) and message. */
-class AwsFault extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
-    super(message);
-  }
 }
 
 interface Parameter {
@@ -127,7 +120,7 @@ export class LocalAws {
         : `<${action}Response xmlns="https://${service}.amazonaws.com/doc/"><${action}Result>${xml}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
       send(res, 200, "text/xml", body);
     } catch (e) {
-      const fault = e instanceof AwsFault ? e : e instanceof IamFault ? new AwsFault(e.code, e.message, e.status) : new AwsFault("InternalFailure", String(e), 500);
+      const fault = e instanceof AwsFault ? e : new AwsFault("InternalFailure", String(e), 500);
       const body = service === "ec2"
         ? `<Response><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
         : `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
@@ -143,7 +136,6 @@ export class LocalAws {
   addIdentity(accessKeyId: string, arn: string): void {
     this.identities.set(accessKeyId, arn);
   }
-
 
   private caller(req: IncomingMessage): Caller {
     const accessKeyId = credentialScope(req)?.accessKeyId;

@@ -43,7 +43,8 @@ export interface Session {
   readonly expiration: Date;
 }
 
-export class IamFault extends Error {
+/** An AWS error as the SDK parses it: its code (`__type` or `<Code>`), message and status. */
+export class AwsFault extends Error {
   constructor(readonly code: string, message: string, readonly status = 400) {
     super(message);
   }
@@ -75,7 +76,7 @@ export class LocalIam {
 
   createRole(accountId: string, name: string, trustPolicy: string, options: { path?: string; maxSessionDuration?: number; partition?: string } = {}): LocalRole {
     const account = this.account(accountId);
-    if (account.roles.has(name)) throw new IamFault("EntityAlreadyExists", `Role with name ${name} already exists.`, 409);
+    if (account.roles.has(name)) throw new AwsFault("EntityAlreadyExists", `Role with name ${name} already exists.`, 409);
     JSON.parse(trustPolicy); // MalformedPolicyDocument otherwise
     const path = options.path ?? "/";
     const role: LocalRole = {
@@ -115,14 +116,14 @@ export class LocalIam {
 
   role(accountId: string, name: string): LocalRole {
     const role = this.accounts.get(accountId)?.roles.get(name);
-    if (!role) throw new IamFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    if (!role) throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
     return role;
   }
 
   /** The role as IAM's read API sees it: not found until it has become visible. */
   visibleRole(accountId: string, name: string): LocalRole {
     const role = this.role(accountId, name);
-    if (Date.now() - role.createdAt < this.visibilityDelayMs) throw new IamFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    if (Date.now() - role.createdAt < this.visibilityDelayMs) throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
     return role;
   }
 
@@ -130,7 +131,7 @@ export class LocalIam {
     const builtIn = READ_ONLY_AWS_POLICIES[arn];
     if (builtIn) return { name: arn.split("/").pop()!, arn, path: "/", document: builtIn };
     const policy = this.accounts.get(accountId)?.policies.get(arn) ?? [...this.accounts.values()].find((a) => a.policies.has(arn))?.policies.get(arn);
-    if (!policy) throw new IamFault("NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, 404);
+    if (!policy) throw new AwsFault("NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, 404);
     return policy;
   }
 
@@ -150,9 +151,9 @@ export class LocalIam {
   /** sts:AssumeRole as AWS decides it; returns a session or throws AccessDenied. */
   assumeRole(callerArn: string, roleArn: string, sessionName: string, externalId: string | undefined, durationSeconds = 3600): Session {
     const denied = () =>
-      new IamFault("AccessDenied", `User: ${callerArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, 403);
+      new AwsFault("AccessDenied", `User: ${callerArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`, 403);
     const m = /^arn:([\w-]+):iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
-    if (!m) throw new IamFault("ValidationError", `${roleArn} is invalid`, 400);
+    if (!m) throw new AwsFault("ValidationError", `${roleArn} is invalid`, 400);
     const role = this.accounts.get(m[2])?.roles.get(m[3]);
     if (!role || Date.now() - role.createdAt < (this.propagationDelayFor?.(role.arn) ?? this.propagationDelayMs)) throw denied();
     const context: Record<string, string> = externalId === undefined ? {} : { "sts:ExternalId": externalId };

@@ -37,6 +37,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
 
     step("starting the sandbox manager and the local AWS endpoint (127.0.0.1 only)");
     const sandbox = await startSandbox();
+    let demoCtx: Context | undefined;
     try {
       // Against real AWS the vendor's account cannot be acted as; the sandbox lends the demo a
       // role there, so that the assume-role check (with, without and with a wrong ID) runs too.
@@ -50,7 +51,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       Object.assign(process.env, { AWS_ENDPOINT_URL: sandbox.aws.url, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIADEMOPIPELINE0000", AWS_SECRET_ACCESS_KEY: "demo" });
       delete process.env.AWS_SESSION_TOKEN;
       delete process.env.AWS_PROFILE;
-      const demoCtx = new Context({ ...ctx.args, managerUrl: sandbox.manager.url, apiKeyFile: undefined, apiKey: undefined, externalId: undefined, externalIdFrom: undefined }, { DS_API_KEY: sandbox.manager.keys.admin }, ctx.io);
+      demoCtx = new Context({ ...ctx.args, managerUrl: sandbox.manager.url, apiKeyFile: undefined, apiKey: undefined, externalId: undefined, externalIdFrom: undefined }, { DS_API_KEY: sandbox.manager.keys.admin }, ctx.io);
 
       const configPath = args.config ?? join(__dirname, "..", "..", "..", "..", "examples", "demo", "ds-onboard.yaml");
       const outdir = args.out ?? join(mkdtempSync(join(tmpdir(), "ds-onboard-demo-")), "cdktf.out");
@@ -80,6 +81,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       );
       return result.ok ? ExitCode.ok : ExitCode.failed;
     } finally {
+      await demoCtx?.close();
       await sandbox.stop();
     }
   }),

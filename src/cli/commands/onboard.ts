@@ -65,10 +65,10 @@ export async function targetsOfConfig(ctx: Context, configPath: string): Promise
   const { loadConfig } = require("../../config/load") as typeof import("../../config/load");
   const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
   const loaded = loadConfig(configPath);
-  const withDefaults = gen.withConfigDefaults(ctx, loaded);
-  const { accounts } = await gen.collectAccounts(loaded.config, withDefaults);
+  gen.applyConfigDefaults(ctx, loaded);
+  const { accounts } = await gen.collectAccounts(loaded.config, ctx);
   if (accounts.length === 0) throw new UsageError(`${configPath} names no accounts.`);
-  return { targets: t.targetsFromConfig(loaded.config, accounts), ctx: withDefaults, loaded };
+  return { targets: t.targetsFromConfig(loaded.config, accounts), ctx, loaded };
 }
 
 /** The trusted principal given by flags: an on-premises manager's role or account, else Workload Security. */
