@@ -119,11 +119,13 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       "",
       "Press Ctrl+C to stop.",
     ].join("\n");
-    ctx.io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
-    await new Promise<void>((resolve) => {
+    // Listen for the stop signal before saying we are ready: a script may send it at once.
+    const stopped = new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
+    ctx.io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
+    await stopped;
     await sandbox.stop();
     ctx.io.info("sandbox stopped");
   }),
