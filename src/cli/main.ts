@@ -60,8 +60,9 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
   // The SDK warns on Node 20 about its future releases; the pinned version supports Node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   await buildCli(argv).parseAsync();
-  // The command is done and its output written (stdout and stderr are synchronous for files
-  // and pipes on POSIX): exit now instead of waiting for HTTP clients' idle timers.
+  // The command is done: exit once stdout and stderr have drained (a pipe takes large output
+  // in pieces), instead of waiting for HTTP clients' idle timers.
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
   process.exit();
 }
 

@@ -163,8 +163,9 @@ async function createOnce(client: ManagerClient, target: RoleTarget, options: Re
         await sleep(wait);
         wait = Math.min(wait * 2, 10_000);
       }
-      // Never create twice: the lost create may have succeeded.
-      const found = await client.findConnectorsByAccount(target.accountId);
+      // Never create twice: the lost create may have succeeded. This search must get through,
+      // so it outlasts the transport's own retries.
+      const found = await outlastFailures(() => client.findConnectorsByAccount(target.accountId), options.createAttempts ?? 5);
       const mine = found.find((c) => c.crossAccountRoleArn === target.roleArn) ?? found[0];
       if (mine) {
         if (kind === "lost") notes.push(`found connector ${mine.ID} created by the lost request`);
@@ -174,6 +175,18 @@ async function createOnce(client: ManagerClient, target: RoleTarget, options: Re
         if (lostAnswers >= (options.createAttempts ?? 5)) throw error;
         await sleep(Math.min(500 * 2 ** lostAnswers, 8000) * Math.random());
       }
+    }
+  }
+}
+
+/** Runs a read again, with backoff, while the manager fails in a passing way (5xx, 429, no answer). */
+async function outlastFailures<T>(read: () => Promise<T>, rounds: number): Promise<T> {
+  for (let round = 1; ; round++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof ManagerError) || classify(error) !== "lost" || round >= rounds) throw error;
+      await sleep(Math.min(500 * 2 ** round, 8000) * (0.5 + Math.random() / 2));
     }
   }
 }
@@ -213,6 +226,6 @@ function fixFor(error: unknown): string {
   if (!(error instanceof ManagerError)) return "Run again with --verbose for details";
   if (ASSUME_FAILURE.test(error.message)) return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
   if (error.exitCode === ExitCode.refused) return "Check DS_API_KEY and the key's role (it needs to view, create and modify AWS connectors)";
-  if (error.kind === "timeout" || error.kind === "connection" || (error.details.status ?? 0) >= 500) return "The manager is failing or unreachable; run register again later (it will not create duplicates)";
+  if (classify(error) === "lost") return "The manager is failing or unreachable; run register again later (it will not create duplicates)";
   return "Check the values in the message, then run register again";
 }

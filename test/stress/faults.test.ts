@@ -56,6 +56,7 @@ describe("registration under faults, at 1,000 accounts", () => {
     try {
       const arns = deployRoles(sb, 910000000000);
       const r = await runCli(args(arns), { DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url }, { timeoutMs: 240_000 });
+      expect({ stdout: r.stdout.length > 0, stderr: r.stderr.slice(-2000) }).toEqual({ stdout: true, stderr: expect.any(String) });
       const report = JSON.parse(r.stdout) as { ok: boolean; results: { accountId: string; status: string; connectorId: number; notes: string[] }[] };
       expect(report.results.filter((x) => x.status !== "created")).toEqual([]);
       expect(r.code).toBe(0);
