@@ -13,10 +13,10 @@
 import { execFile } from "node:child_process";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-import { cpus } from "node:os";
-import { join } from "node:path";
+
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { stringify } from "yaml";
 import { buildPermissionsPolicy } from "../src/policy/permissions";
 import { buildTrustPolicy } from "../src/policy/trust";
@@ -40,7 +40,16 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: accounts }, (_, i) => String(700000000000 + i));
     const arns = ids.map((id) => `arn:aws:iam::${id}:role/DeepSecurityCrossAccountRole`);
     const bin = join(__dirname, "..", "..", "bin", "ds-onboard.js");
-    let args = [bin, "register", ...arns.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--concurrency", String(concurrency), "--output", "json"];
+    let args = [
+      bin,
+      "register",
+      ...arns.flatMap((a) => ["--role-arn", a]),
+      "--no-check-trust",
+      "--concurrency",
+      String(concurrency),
+      "--output",
+      "json",
+    ];
     const env: Record<string, string> = { PATH: process.env.PATH ?? "", DS_MANAGER_URL: sandbox.url, DS_API_KEY: sandbox.keys.admin };
     if (full) {
       // "Deploy" the roles (and each account's deployment role) into the local AWS endpoint.
@@ -48,23 +57,40 @@ async function main(): Promise<void> {
       const trust = JSON.stringify(buildTrustPolicy({ principalArn: "arn:aws:iam::147995105371:root", externalIds: [sandbox.externalId] }));
       const admin = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] });
       for (const id of ids) {
-        iam.createRole(id, "OrganizationAccountAccessRole", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }] }));
+        iam.createRole(
+          id,
+          "OrganizationAccountAccessRole",
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }],
+          }),
+        );
         iam.putInline(id, "OrganizationAccountAccessRole", "admin", admin);
         iam.createRole(id, "DeepSecurityCrossAccountRole", trust);
-        iam.attach(id, "DeepSecurityCrossAccountRole", iam.createPolicy(id, "DeepSecurityCrossAccountRolePolicy", JSON.stringify(buildPermissionsPolicy())).arn);
+        iam.attach(
+          id,
+          "DeepSecurityCrossAccountRole",
+          iam.createPolicy(id, "DeepSecurityCrossAccountRolePolicy", JSON.stringify(buildPermissionsPolicy())).arn,
+        );
       }
       const config = join(mkdtempSync(join(tmpdir(), "ds-bench-onboard-")), "ds-onboard.yaml");
-      writeFileSync(config, stringify({ manager: { product: "workload-security" }, externalId: "manager", accounts: ids.map((accountId) => ({ accountId })) }));
+      writeFileSync(
+        config,
+        stringify({ manager: { product: "workload-security" }, externalId: "manager", accounts: ids.map((accountId) => ({ accountId })) }),
+      );
       args = [bin, "onboard", "--config", config, "--concurrency", String(concurrency), "--output", "json"];
-      Object.assign(env, { AWS_ENDPOINT_URL: full.aws.url, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIABENCH00000000000", AWS_SECRET_ACCESS_KEY: "bench" });
+      Object.assign(env, {
+        AWS_ENDPOINT_URL: full.aws.url,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIABENCH00000000000",
+        AWS_SECRET_ACCESS_KEY: "bench",
+      });
     }
     // Let the bucket fill, as it would be before a pipeline starts.
     await new Promise((r) => setTimeout(r, 1100));
     const started = performance.now();
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, args, { env, maxBuffer: 64 << 20 }, (error, out) =>
-        error ? reject(error) : resolve(out),
-      ),
+      execFile(process.execPath, args, { env, maxBuffer: 64 << 20 }, (error, out) => (error ? reject(error) : resolve(out))),
     );
     const seconds = (performance.now() - started) / 1000;
     const report = JSON.parse(stdout) as { ok: boolean; results?: { status: string }[]; accounts?: { status: string }[] };
@@ -76,12 +102,19 @@ async function main(): Promise<void> {
     console.log(`onboarding benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}`);
     console.log(`sandbox: ${latencyMs} ms latency, ${rate} requests/s rate limit; ds-onboard ${mode}, concurrency ${concurrency}`);
     console.log(`accounts registered     ${created} of ${accounts} (${sandbox.connectors.length} connectors in the manager)`);
-    console.log(`manager calls           ${useful} served + ${limited} answered 429 (${(useful / accounts).toFixed(3)} served calls per account)`);
+    console.log(
+      `manager calls           ${useful} served + ${limited} answered 429 (${(useful / accounts).toFixed(3)} served calls per account)`,
+    );
     console.log(`external ID fetches     ${externalIdFetches}${mode === "register" ? " (register does not need the ID)" : ""}`);
-    if (full) console.log(`local AWS calls         ${[...full.aws.calls.values()].reduce((a, b) => a + b, 0)} (verification: IAM reads, assume-role checks, EC2)`);
+    if (full)
+      console.log(
+        `local AWS calls         ${[...full.aws.calls.values()].reduce((a, b) => a + b, 0)} (verification: IAM reads, assume-role checks, EC2)`,
+      );
     console.log(`wall time               ${seconds.toFixed(2)} s, including CLI start-up${full ? " and verification" : ""}`);
     console.log(`rate-limit bound        ${bound.toFixed(2)} s (${useful} calls / ${rate} per s)`);
-    console.log(`summary: ${accounts} accounts in ${seconds.toFixed(2)} s = ${(seconds / bound).toFixed(2)} x the rate-limit bound (aim <= 1.2), ${(useful / accounts).toFixed(3)} calls per account, ${externalIdFetches} external ID fetches`);
+    console.log(
+      `summary: ${accounts} accounts in ${seconds.toFixed(2)} s = ${(seconds / bound).toFixed(2)} x the rate-limit bound (aim <= 1.2), ${(useful / accounts).toFixed(3)} calls per account, ${externalIdFetches} external ID fetches`,
+    );
     if (!report.ok || created !== accounts) process.exitCode = 1;
   } finally {
     await (full ? full.stop() : sandbox.stop());

@@ -14,7 +14,9 @@ const BIN = join(__dirname, "..", "..", "bin", "ds-onboard.js");
 function run(args: string[], env: Record<string, string> = {}): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, args, { env: { PATH: process.env.PATH ?? "", ...env } }, (error) => (error ? reject(error) : resolve(performance.now() - started))),
+    execFile(process.execPath, args, { env: { PATH: process.env.PATH ?? "", ...env } }, (error) =>
+      error ? reject(error) : resolve(performance.now() - started),
+    ),
   );
 }
 
@@ -37,7 +39,9 @@ async function main(): Promise<void> {
     console.log(`CLI start-up benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, median of ${runs} runs`);
     console.log(`node -e ''                      ${bare.toFixed(0).padStart(5)} ms`);
     console.log(`ds-onboard --help               ${help.toFixed(0).padStart(5)} ms  (${(help / bare).toFixed(2)} x bare node)`);
-    console.log(`ds-onboard external-id get      ${get.toFixed(0).padStart(5)} ms  (${(get / bare).toFixed(2)} x bare node; one HTTP call to the sandbox)`);
+    console.log(
+      `ds-onboard external-id get      ${get.toFixed(0).padStart(5)} ms  (${(get / bare).toFixed(2)} x bare node; one HTTP call to the sandbox)`,
+    );
     console.log(`summary: --help ${(help / bare).toFixed(2)} x bare node (aim <= 3), external-id get ${(get / bare).toFixed(2)} x`);
   } finally {
     await sandbox.stop();

@@ -54,10 +54,21 @@ export function buildByHand(app: App, n: number): void {
         Sid: "DeepSecurityManagerReadOnly",
         Effect: "Allow",
         Action: [
-          "ec2:DescribeAvailabilityZones", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeRegions",
-          "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeTags", "ec2:DescribeVpcs",
-          "iam:GetRole", "iam:GetRolePolicy", "iam:ListAccountAliases", "workspaces:DescribeTags",
-          "workspaces:DescribeWorkspaceBundles", "workspaces:DescribeWorkspaceDirectories", "workspaces:DescribeWorkspaces",
+          "ec2:DescribeAvailabilityZones",
+          "ec2:DescribeImages",
+          "ec2:DescribeInstances",
+          "ec2:DescribeRegions",
+          "ec2:DescribeSecurityGroups",
+          "ec2:DescribeSubnets",
+          "ec2:DescribeTags",
+          "ec2:DescribeVpcs",
+          "iam:GetRole",
+          "iam:GetRolePolicy",
+          "iam:ListAccountAliases",
+          "workspaces:DescribeTags",
+          "workspaces:DescribeWorkspaceBundles",
+          "workspaces:DescribeWorkspaceDirectories",
+          "workspaces:DescribeWorkspaces",
         ],
         Resource: "*",
       },
@@ -73,8 +84,18 @@ export function buildByHand(app: App, n: number): void {
       allowedAccountIds: [id],
       assumeRole: [{ roleArn: `arn:aws:iam::${id}:role/OrganizationAccountAccessRole`, sessionName: "ds-onboard" }],
     });
-    const role = new IamRole(stack, `role-${id}`, { provider, name: "DeepSecurityCrossAccountRole", description: roleDescription, assumeRolePolicy: trust });
-    const policy = new IamPolicy(stack, `policy-${id}`, { provider, name: "DeepSecurityCrossAccountRolePolicy", description: policyDescription, policy: permissions });
+    const role = new IamRole(stack, `role-${id}`, {
+      provider,
+      name: "DeepSecurityCrossAccountRole",
+      description: roleDescription,
+      assumeRolePolicy: trust,
+    });
+    const policy = new IamPolicy(stack, `policy-${id}`, {
+      provider,
+      name: "DeepSecurityCrossAccountRolePolicy",
+      description: policyDescription,
+      policy: permissions,
+    });
     new IamRolePolicyAttachment(stack, `attach-${id}`, { provider, role: role.name, policyArn: policy.arn });
     new TerraformOutput(stack, `arn-${id}`, { value: role.arn });
     new TerraformOutput(stack, `name-${id}`, { value: role.name });
@@ -121,7 +142,9 @@ async function main(): Promise<void> {
   const opt = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
   const sizes = opt("--sizes", "10,100,1000").split(",").map(Number);
   const runs = Number(opt("--runs", "3"));
-  console.log(`synthesis benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, median of ${runs} runs, one process per run`);
+  console.log(
+    `synthesis benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, median of ${runs} runs, one process per run`,
+  );
   console.log("accounts | constructs: time, peak RSS | hand-written: time, peak RSS | time ratio | ms/account");
   const ratios: number[] = [];
   let previous: { n: number; ms: number } | undefined;
@@ -143,7 +166,9 @@ async function main(): Promise<void> {
     const r = measure("config", n, runs);
     console.log(`${String(n).padStart(8)} | ${r.ms.toFixed(0).padStart(6)} ms | ${r.maxRssMiB.toFixed(0).padStart(4)} MiB`);
   }
-  console.log(`summary: construct/hand-written time ratio ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} (aim <= 1.2) over ${sizes.join(", ")} accounts`);
+  console.log(
+    `summary: construct/hand-written time ratio ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} (aim <= 1.2) over ${sizes.join(", ")} accounts`,
+  );
 }
 
 if (require.main === module) void main();

@@ -1,9 +1,20 @@
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { DataResource, Fn, type ITerraformDependable, type LocalExecProvisioner, Op, type Precondition, TerraformOutput, type TerraformProvider, TerraformStack, Token } from "cdktf";
+import {
+  DataResource,
+  Fn,
+  type ITerraformDependable,
+  type LocalExecProvisioner,
+  Op,
+  type Precondition,
+  TerraformOutput,
+  type TerraformProvider,
+  TerraformStack,
+  Token,
+} from "cdktf";
 import { Construct } from "constructs";
-import { type RoleOptions, type RolePlan, planRole } from "../src/policy/role";
+import { planRole, type RoleOptions, type RolePlan } from "../src/policy/role";
 import { EXTERNAL_ID_PATTERN_SOURCE } from "../src/validation";
 import { pinProviderSource } from "./provider-source";
 
@@ -93,7 +104,11 @@ export class DeepSecurityCrossAccountRole extends Construct {
       tags,
     });
 
-    const attachment = new IamRolePolicyAttachment(this, "policy-attachment", { provider, role: this.role.name, policyArn: this.policy.arn });
+    const attachment = new IamRolePolicyAttachment(this, "policy-attachment", {
+      provider,
+      role: this.role.name,
+      policyArn: this.policy.arn,
+    });
     (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
       new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: this.role.name, policyArn });
     });
@@ -125,12 +140,24 @@ function registrationStep(role: DeepSecurityCrossAccountRole, options: Registrat
   const run = options.command ?? "npx --no-install ds-onboard";
   const environment = options.managerUrl ? { DS_MANAGER_URL: options.managerUrl } : undefined;
   const name = options.displayName ? ` --display-name ${shellQuote(options.displayName)}` : "";
-  const provisioners: LocalExecProvisioner[] = [{ type: "local-exec", command: `${run} register --role-arn ${role.role.arn}${name}`, environment }];
+  const provisioners: LocalExecProvisioner[] = [
+    { type: "local-exec", command: `${run} register --role-arn ${role.role.arn}${name}`, environment },
+  ];
   if (options.onDestroy === "deregister") {
     // Destroy-time provisioners may refer only to self.
-    provisioners.push({ type: "local-exec", when: "destroy", command: `${run} deregister --role-arn \${self.input.role_arn}`, environment });
+    provisioners.push({
+      type: "local-exec",
+      when: "destroy",
+      command: `${run} deregister --role-arn \${self.input.role_arn}`,
+      environment,
+    });
   }
-  return new DataResource(role, "registration", { input: { role_arn: role.role.arn }, triggersReplace: { role_arn: role.role.arn }, dependsOn: after, provisioners });
+  return new DataResource(role, "registration", {
+    input: { role_arn: role.role.arn },
+    triggersReplace: { role_arn: role.role.arn },
+    dependsOn: after,
+    provisioners,
+  });
 }
 
 function shellQuote(value: string): string {
@@ -144,7 +171,8 @@ function shellQuote(value: string): string {
 function tokenPreconditions(plan: RolePlan): Precondition[] {
   const conditions: Precondition[] = plan.tokenExternalIds.map((id) => ({
     condition: Fn.can(Fn.regex(EXTERNAL_ID_PATTERN_SOURCE, id)),
-    errorMessage: "The Deep Security external ID must be 2 to 1,224 characters of letters, digits and +=,.@:/_- (check the variable or data source it comes from).",
+    errorMessage:
+      "The Deep Security external ID must be 2 to 1,224 characters of letters, digits and +=,.@:/_- (check the variable or data source it comes from).",
   }));
   const tokenLength = plan.tokenExternalIds.map((id) => Fn.lengthOf(id)).reduce((a, b) => Op.add(a, b));
   conditions.push({

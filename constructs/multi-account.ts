@@ -88,4 +88,3 @@ export function addAccountStacks(app: App, props: AccountStacksProps): Terraform
     return stack;
   });
 }
-

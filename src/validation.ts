@@ -83,9 +83,10 @@ export function checkAccountId(value: unknown): Problem | undefined {
   if (typeof value !== "string" || !/^\d{12}$/.test(value)) {
     return {
       problem: `${describe(value)} is not an AWS account ID (12 digits)`,
-      fix: typeof value === "number"
-        ? "Quote the account ID as a string so that leading zeros are kept"
-        : "Use the 12-digit account ID, with leading zeros, e.g. \"012345678901\"",
+      fix:
+        typeof value === "number"
+          ? "Quote the account ID as a string so that leading zeros are kept"
+          : 'Use the 12-digit account ID, with leading zeros, e.g. "012345678901"',
     };
   }
   return undefined;
@@ -197,7 +198,10 @@ export function checkRoleName(value: unknown, maxLength = 64): Problem | undefin
 /** IAM paths: `/` or `/segment/.../`, at most 512 characters. */
 export function checkIamPath(value: unknown): Problem | undefined {
   if (typeof value !== "string" || value.length > 512 || !/^\/([\w+=,.@-]+\/)*$/.test(value)) {
-    return { problem: `${describe(value)} is not a valid IAM path`, fix: "Use \"/\" or a path such as \"/security/deep-security/\" (starts and ends with /)" };
+    return {
+      problem: `${describe(value)} is not a valid IAM path`,
+      fix: 'Use "/" or a path such as "/security/deep-security/" (starts and ends with /)',
+    };
   }
   return undefined;
 }

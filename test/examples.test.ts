@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as multi from "../examples/multi-account/main";
 import * as single from "../examples/single-account/main";
@@ -15,13 +15,22 @@ function synthesizedRoles(build: (app: ReturnType<typeof tempApp>, id: string) =
   const stacksDir = join(app.outdir, "stacks");
   return readdirSync(stacksDir).flatMap((stack) => {
     const json = JSON.parse(readFileSync(join(stacksDir, stack, "cdk.tf.json"), "utf8"));
-    return Object.values<{ assume_role_policy: string }>(json.resource.aws_iam_role).map((role) => ({ stack, policy: role.assume_role_policy }));
+    return Object.values<{ assume_role_policy: string }>(json.resource.aws_iam_role).map((role) => ({
+      stack,
+      policy: role.assume_role_policy,
+    }));
   });
 }
 
 describe.each([
   ["single-account", single.build, "arn:aws:iam::147995105371:root", "arn:aws:iam::147995105371:role/connector", 1],
-  ["multi-account", multi.build, "arn:aws:iam::444455556666:role/DeepSecurityManager", "arn:aws:iam::444455556666:role/DeepSecurityManager", 3],
+  [
+    "multi-account",
+    multi.build,
+    "arn:aws:iam::444455556666:role/DeepSecurityManager",
+    "arn:aws:iam::444455556666:role/DeepSecurityManager",
+    3,
+  ],
 ])("example %s", (_name, build, principalArn, caller, count) => {
   const roles = synthesizedRoles(build);
 

@@ -8,7 +8,7 @@
  * stays in that account. Deploy all of them with `cdktf deploy '*'`.
  */
 import { App, type TerraformStack } from "cdktf";
-import { ManagerPrincipals, addAccountStacks } from "../../constructs";
+import { addAccountStacks, ManagerPrincipals } from "../../constructs";
 
 export const PLACEHOLDER_EXTERNAL_ID = "placeholder-external-id-0000";
 

@@ -130,9 +130,18 @@ export function unknownUnits(tree: OrgTree, options: DiscoveryOptions): string[]
 function organizationsError(error: unknown): UserError {
   const name = (error as { name?: string }).name ?? "Error";
   const message = (error as Error).message ?? String(error);
-  if (name === "AWSOrganizationsNotInUseException") return new UserError("This AWS account is not in an organization; list the accounts in the config instead of using organizations.", undefined, { cause: error });
+  if (name === "AWSOrganizationsNotInUseException")
+    return new UserError(
+      "This AWS account is not in an organization; list the accounts in the config instead of using organizations.",
+      undefined,
+      { cause: error },
+    );
   if (name === "AccessDeniedException") {
-    return new UserError(`AWS Organizations refused the call (${message}). Run discovery with credentials of the management account or a delegated administrator, with organizations:ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and DescribeOrganization.`, undefined, { cause: error });
+    return new UserError(
+      `AWS Organizations refused the call (${message}). Run discovery with credentials of the management account or a delegated administrator, with organizations:ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent and DescribeOrganization.`,
+      undefined,
+      { cause: error },
+    );
   }
   return new UserError(`AWS Organizations discovery failed: ${name}: ${message}`, undefined, { cause: error });
 }

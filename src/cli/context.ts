@@ -64,7 +64,10 @@ export class Context {
     const apiKey = this.apiKey();
     const caPath = this.args.caBundle ?? this.env.DS_CA_BUNDLE;
     const caBundle = caPath ? readCaBundle(caPath, this.args.caBundle ? "--ca-bundle" : "DS_CA_BUNDLE") : undefined;
-    if (this.args.insecure) this.io.warn("--insecure: TLS certificate verification is off; anyone on the network path can read the API key. Use --ca-bundle instead.");
+    if (this.args.insecure)
+      this.io.warn(
+        "--insecure: TLS certificate verification is off; anyone on the network path can read the API key. Use --ca-bundle instead.",
+      );
     const timeout = this.args.timeout ?? 30;
     const { ManagerClient } = require("../manager/client") as typeof import("../manager/client");
     this.client = ManagerClient.create({
@@ -83,7 +86,9 @@ export class Context {
   managerUrl(): URL {
     const text = this.args.managerUrl ?? this.env.DS_MANAGER_URL;
     if (!text) {
-      throw new UsageError("No manager URL: pass --manager-url or set DS_MANAGER_URL (e.g. https://dsm.example.com:4119/api). To try ds-onboard locally, run `ds-onboard sandbox` and paste the lines it prints.");
+      throw new UsageError(
+        "No manager URL: pass --manager-url or set DS_MANAGER_URL (e.g. https://dsm.example.com:4119/api). To try ds-onboard locally, run `ds-onboard sandbox` and paste the lines it prints.",
+      );
     }
     return parseManagerUrl(text, this.args.managerUrl ? "--manager-url" : "DS_MANAGER_URL");
   }
@@ -105,24 +110,30 @@ export class Context {
       origin = "DS_API_KEY";
       key = this.env.DS_API_KEY?.trim();
     }
-    if (!key) throw new UsageError("No API key: set DS_API_KEY or pass --api-key-file <file>. Create a key in the manager under Administration > User Management > API Keys.");
+    if (!key)
+      throw new UsageError(
+        "No API key: set DS_API_KEY or pass --api-key-file <file>. Create a key in the manager under Administration > User Management > API Keys.",
+      );
     this.io.addSecret(key);
-    if (/\s/.test(key)) throw new UsageError(`The API key from ${origin} contains white space; check for a pasted line break or space inside it.`);
+    if (/\s/.test(key))
+      throw new UsageError(`The API key from ${origin} contains white space; check for a pasted line break or space inside it.`);
     return key;
   }
 
   /** The external ID sources, in the order the CLI reference gives. */
   externalIdSources(): ExternalIdSources {
-    const explicit = this.args.externalId !== undefined
-      ? { value: this.args.externalId, origin: "--external-id" }
-      : this.env.DS_EXTERNAL_ID
-        ? { value: this.env.DS_EXTERNAL_ID, origin: "DS_EXTERNAL_ID" }
-        : undefined;
-    const from = this.args.externalIdFrom !== undefined
-      ? { location: this.args.externalIdFrom, origin: "--external-id-from" }
-      : this.env.DS_EXTERNAL_ID_FROM
-        ? { location: this.env.DS_EXTERNAL_ID_FROM, origin: "DS_EXTERNAL_ID_FROM" }
-        : undefined;
+    const explicit =
+      this.args.externalId !== undefined
+        ? { value: this.args.externalId, origin: "--external-id" }
+        : this.env.DS_EXTERNAL_ID
+          ? { value: this.env.DS_EXTERNAL_ID, origin: "DS_EXTERNAL_ID" }
+          : undefined;
+    const from =
+      this.args.externalIdFrom !== undefined
+        ? { location: this.args.externalIdFrom, origin: "--external-id-from" }
+        : this.env.DS_EXTERNAL_ID_FROM
+          ? { location: this.env.DS_EXTERNAL_ID_FROM, origin: "DS_EXTERNAL_ID_FROM" }
+          : undefined;
     return { explicit, from, manager: () => this.manager() };
   }
 
@@ -137,7 +148,8 @@ export class Context {
 function readCaBundle(path: string, origin: string): string {
   if (!existsSync(path)) throw new UsageError(`${origin}: ${path} does not exist.`);
   const pem = readFileSync(path, "utf8");
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new UsageError(`${origin}: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+  if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+    throw new UsageError(`${origin}: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
   return pem;
 }
 

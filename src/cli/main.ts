@@ -23,13 +23,28 @@ export function buildCli(argv: string[]) {
       "manager-url": { type: "string", describe: "manager API base URL ending in /api [env DS_MANAGER_URL]", global: true },
       "api-key-file": { type: "string", describe: "file holding the API key [env DS_API_KEY holds the key itself]", global: true },
       "api-key": { type: "string", describe: "the API key (lands in shell history: prefer DS_API_KEY)", global: true, hidden: true },
-      auth: { type: "string", choices: ["api-secret-key", "apikey"], describe: "authentication scheme; default from the host [env DS_AUTH_SCHEME]", global: true },
+      auth: {
+        type: "string",
+        choices: ["api-secret-key", "apikey"],
+        describe: "authentication scheme; default from the host [env DS_AUTH_SCHEME]",
+        global: true,
+      },
       "external-id": { type: "string", describe: "use this external ID instead of asking the manager [env DS_EXTERNAL_ID]", global: true },
-      "external-id-from": { type: "string", describe: "read the external ID from ssm:, secretsmanager: or file: [env DS_EXTERNAL_ID_FROM]", global: true },
+      "external-id-from": {
+        type: "string",
+        describe: "read the external ID from ssm:, secretsmanager: or file: [env DS_EXTERNAL_ID_FROM]",
+        global: true,
+      },
       "ca-bundle": { type: "string", describe: "PEM file of a CA to trust for the manager's certificate [env DS_CA_BUNDLE]", global: true },
       insecure: { type: "boolean", describe: "skip TLS verification (warns every time)", global: true },
       timeout: { type: "number", describe: "seconds to wait for a manager answer", default: 30, global: true },
-      output: { type: "string", choices: ["text", "json"] as const, default: "text" as const, describe: "json: one JSON document on stdout", global: true },
+      output: {
+        type: "string",
+        choices: ["text", "json"] as const,
+        default: "text" as const,
+        describe: "json: one JSON document on stdout",
+        global: true,
+      },
       verbose: { type: "boolean", default: false, describe: "details and stack traces on stderr", global: true },
     })
     .command(externalIdCommand)

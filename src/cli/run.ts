@@ -33,7 +33,9 @@ export function reportError(ctx: Context, error: unknown): ExitCode {
     if (ctx.args.verbose) ctx.io.debug(stackOf(error));
     return error.exitCode;
   }
-  ctx.io.error(`internal error: ${(error as Error)?.message ?? String(error)}${ctx.args.verbose ? "" : " (run with --verbose for the stack trace, and please report it)"}`);
+  ctx.io.error(
+    `internal error: ${(error as Error)?.message ?? String(error)}${ctx.args.verbose ? "" : " (run with --verbose for the stack trace, and please report it)"}`,
+  );
   ctx.io.debug(stackOf(error));
   return ExitCode.failed;
 }

@@ -8,7 +8,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { UsageError } from "../errors";
 import { ValidationError, type ValidationIssue } from "../validation";
-import { type OnboardingConfig, configSchema } from "./schema";
+import { configSchema, type OnboardingConfig } from "./schema";
 
 export interface LoadedConfig {
   readonly path: string;
@@ -26,7 +26,11 @@ export function loadConfig(path: string): LoadedConfig {
 
 /** Parses and validates config text; `name` appears in messages. */
 export function parseConfig(text: string, name: string): OnboardingConfig {
-  if (text.trim() === "") throw new ValidationError([{ path: "(file)", problem: "is empty", fix: "Start from `ds-onboard init`, or see the README for an example" }], `Invalid config ${name}`);
+  if (text.trim() === "")
+    throw new ValidationError(
+      [{ path: "(file)", problem: "is empty", fix: "Start from `ds-onboard init`, or see the README for an example" }],
+      `Invalid config ${name}`,
+    );
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e) => ({
@@ -38,7 +42,16 @@ export function parseConfig(text: string, name: string): OnboardingConfig {
   }
   const data: unknown = doc.toJS();
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
-    throw new ValidationError([{ path: "(file)", problem: "is not a mapping of keys to values", fix: "The config is an object with manager, externalId, role, accounts..." }], `Invalid config ${name}`);
+    throw new ValidationError(
+      [
+        {
+          path: "(file)",
+          problem: "is not a mapping of keys to values",
+          fix: "The config is an object with manager, externalId, role, accounts...",
+        },
+      ],
+      `Invalid config ${name}`,
+    );
   }
   const result = configSchema.safeParse(data, { reportInput: true });
   if (!result.success) throw new ValidationError(result.error.issues.flatMap(toIssues), `Invalid config ${name}`);
@@ -47,7 +60,10 @@ export function parseConfig(text: string, name: string): OnboardingConfig {
 
 /** `["accounts", 3, "accountId"]` → `accounts[3].accountId`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "") || "(top level)";
+  return (
+    path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "") ||
+    "(top level)"
+  );
 }
 
 function toIssues(issue: z.core.$ZodIssue): ValidationIssue[] {
@@ -57,8 +73,24 @@ function toIssues(issue: z.core.$ZodIssue): ValidationIssue[] {
     const other = issue.keys.filter((k) => !secret.includes(k));
     const list = (keys: string[]) => keys.map((k) => JSON.stringify(k)).join(", ");
     return [
-      ...(secret.length ? [{ path, problem: `has ${list(secret)}: the API key never goes in the config`, fix: "Remove it; set DS_API_KEY or use --api-key-file" }] : []),
-      ...(other.length ? [{ path, problem: `has unknown key${other.length > 1 ? "s" : ""} ${list(other)}`, fix: "Remove it or fix its spelling; schema/onboarding-config.schema.json lists the keys" }] : []),
+      ...(secret.length
+        ? [
+            {
+              path,
+              problem: `has ${list(secret)}: the API key never goes in the config`,
+              fix: "Remove it; set DS_API_KEY or use --api-key-file",
+            },
+          ]
+        : []),
+      ...(other.length
+        ? [
+            {
+              path,
+              problem: `has unknown key${other.length > 1 ? "s" : ""} ${list(other)}`,
+              fix: "Remove it or fix its spelling; schema/onboarding-config.schema.json lists the keys",
+            },
+          ]
+        : []),
     ];
   }
   return [toIssue(issue, path)];
@@ -69,13 +101,27 @@ function toIssue(issue: z.core.$ZodIssue, path: string): ValidationIssue {
     case "invalid_type":
       return {
         path,
-        problem: issue.input === undefined ? "is missing" : `expected ${issue.expected}, got ${Array.isArray(issue.input) ? "a list" : issue.input === null ? "null" : typeof issue.input}`,
-        fix: issue.expected === "string" && typeof issue.input === "number" ? "Quote the value (account IDs are strings, so that leading zeros stay)" : `Give a ${issue.expected}`,
+        problem:
+          issue.input === undefined
+            ? "is missing"
+            : `expected ${issue.expected}, got ${Array.isArray(issue.input) ? "a list" : issue.input === null ? "null" : typeof issue.input}`,
+        fix:
+          issue.expected === "string" && typeof issue.input === "number"
+            ? "Quote the value (account IDs are strings, so that leading zeros stay)"
+            : `Give a ${issue.expected}`,
       };
     case "invalid_value":
-      return { path, problem: `is ${JSON.stringify(issue.input)}`, fix: `Use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` };
+      return {
+        path,
+        problem: `is ${JSON.stringify(issue.input)}`,
+        fix: `Use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+      };
     case "invalid_union":
-      return { path, problem: "does not match any accepted form", fix: 'Use { type: workload-security }, { type: on-premises, accountId: "..." }, { type: on-premises, arn: "..." } or { type: custom, arn: "..." }' };
+      return {
+        path,
+        problem: "does not match any accepted form",
+        fix: 'Use { type: workload-security }, { type: on-premises, accountId: "..." }, { type: on-premises, arn: "..." } or { type: custom, arn: "..." }',
+      };
     case "too_small":
     case "too_big":
       return { path, problem: issue.message.replace(/^Too (small|big): /, "is too $1: "), fix: "Use a value within the range" };

@@ -9,13 +9,13 @@
 import { z } from "zod";
 import { parseManagerUrl } from "../manager/url";
 import {
-  EXTERNAL_ID_PATTERN_SOURCE,
-  PARTITIONS,
-  type Problem,
   checkExternalId,
   checkIamArn,
   checkIamPath,
   checkRoleName,
+  EXTERNAL_ID_PATTERN_SOURCE,
+  PARTITIONS,
+  type Problem,
 } from "../validation";
 
 /** A string checked by one of our validators, so that the config and the constructs agree. */
@@ -28,20 +28,29 @@ function checked(check: (value: string) => Problem | undefined, base: z.ZodStrin
 
 const accountId = z
   .string()
-  .regex(/^\d{12}$/, "is not a 12-digit AWS account ID. Use the 12 digits, quoted, with leading zeros, e.g. \"012345678901\"")
+  .regex(/^\d{12}$/, 'is not a 12-digit AWS account ID. Use the 12 digits, quoted, with leading zeros, e.g. "012345678901"')
   .describe("12-digit AWS account ID, quoted");
 const roleArn = checked((v) => checkIamArn(v, ["role"])).describe("IAM role ARN, e.g. arn:aws:iam::123456789012:role/Name");
 const policyArn = checked((v) => checkIamArn(v, ["policy"])).describe("IAM managed policy ARN");
 const roleName = checked((v) => checkRoleName(v)).describe("IAM role name");
-const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "is not an AWS region name. Use e.g. us-east-1 or eu-west-1").describe("AWS region");
-const ouId = z.string().regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, "is not an organization root (r-...) or OU ID (ou-...-...)").describe("organization root or OU ID");
+const region = z
+  .string()
+  .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "is not an AWS region name. Use e.g. us-east-1 or eu-west-1")
+  .describe("AWS region");
+const ouId = z
+  .string()
+  .regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, "is not an organization root (r-...) or OU ID (ou-...-...)")
+  .describe("organization root or OU ID");
 
 function checkManagerUrl(value: string): Problem | undefined {
   try {
     parseManagerUrl(value, "url");
     return undefined;
   } catch (error) {
-    return { problem: (error as Error).message.replace(/^url: /, "").replace(/\.$/, ""), fix: "Use e.g. https://dsm.example.com:4119/api or https://workload.us-1.cloudone.trendmicro.com/api" };
+    return {
+      problem: (error as Error).message.replace(/^url: /, "").replace(/\.$/, ""),
+      fix: "Use e.g. https://dsm.example.com:4119/api or https://workload.us-1.cloudone.trendmicro.com/api",
+    };
   }
 }
 
@@ -52,14 +61,22 @@ export const externalIdSource = z
     const m = /^(manager|env:|ssm:|secretsmanager:|file:|literal:)(.*)$/.exec(value);
     if (m?.[1] === "manager" && m[2] === "") return;
     if (m && m[1] !== "manager" && m[1] !== "literal:") {
-      if (m[2] === "") ctx.addIssue({ code: "custom", message: `names no ${m[1].slice(0, -1)} location. Write e.g. ssm:/deep-security/external-id` });
-      if (m[1] === "env:" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2])) ctx.addIssue({ code: "custom", message: `${JSON.stringify(m[2])} is not an environment variable name` });
+      if (m[2] === "")
+        ctx.addIssue({ code: "custom", message: `names no ${m[1].slice(0, -1)} location. Write e.g. ssm:/deep-security/external-id` });
+      if (m[1] === "env:" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2]))
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(m[2])} is not an environment variable name` });
       return;
     }
     const problem = checkExternalId(m?.[1] === "literal:" ? m[2] : value);
-    if (problem) ctx.addIssue({ code: "custom", message: `is neither a source (manager, env:, ssm:, secretsmanager:, file:) nor a valid literal external ID: it ${problem.problem}. ${problem.fix}` });
+    if (problem)
+      ctx.addIssue({
+        code: "custom",
+        message: `is neither a source (manager, env:, ssm:, secretsmanager:, file:) nor a valid literal external ID: it ${problem.problem}. ${problem.fix}`,
+      });
   })
-  .describe(`"manager" (the API), env:NAME, ssm:<parameter>, secretsmanager:<secret>, file:<path>, or the ID itself (literal:<id> when it could be read as a source). IDs match ${EXTERNAL_ID_PATTERN_SOURCE}`);
+  .describe(
+    `"manager" (the API), env:NAME, ssm:<parameter>, secretsmanager:<secret>, file:<path>, or the ID itself (literal:<id> when it could be read as a source). IDs match ${EXTERNAL_ID_PATTERN_SOURCE}`,
+  );
 
 const principal = z
   .union([
@@ -73,7 +90,10 @@ const principal = z
 export const managerSchema = z
   .object({
     url: checked(checkManagerUrl).optional().describe("the manager API base URL ending in /api (or DS_MANAGER_URL)"),
-    product: z.enum(["workload-security", "deep-security-manager", "vision-one"]).optional().describe("sets the default auth scheme and principal"),
+    product: z
+      .enum(["workload-security", "deep-security-manager", "vision-one"])
+      .optional()
+      .describe("sets the default auth scheme and principal"),
     auth: z.enum(["api-secret-key", "apikey"]).optional().describe("authentication scheme; default from the host"),
     caBundle: z.string().optional().describe("PEM file of the manager's CA (on-premises), relative to the config file"),
     principal: principal.optional(),
@@ -119,7 +139,11 @@ export const organizationsSchema = z
 export const deploymentSchema = z
   .object({
     layout: z.enum(["single-stack", "stack-per-account"]).optional().describe("default single-stack"),
-    stackName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "may hold only letters, digits, _ and -").optional().describe("default deep-security-roles"),
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "may hold only letters, digits, _ and -")
+      .optional()
+      .describe("default deep-security-roles"),
     deploymentRoleName: roleName.optional().describe("role Terraform assumes in each account; default OrganizationAccountAccessRole"),
     region: region.optional().describe("default us-east-1"),
     registration: z
@@ -146,22 +170,40 @@ export const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (!config.accounts?.length && !config.organizations) {
-      ctx.addIssue({ code: "custom", path: ["accounts"], message: "no accounts: list them under accounts, or discover them with organizations (or both)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["accounts"],
+        message: "no accounts: list them under accounts, or discover them with organizations (or both)",
+      });
     }
     const seen = new Map<string, number>();
     config.accounts?.forEach((a, i) => {
       const first = seen.get(a.accountId);
-      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["accounts", i, "accountId"], message: `${a.accountId} is listed already at accounts[${first}]. List each account once` });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["accounts", i, "accountId"],
+          message: `${a.accountId} is listed already at accounts[${first}]. List each account once`,
+        });
       else seen.set(a.accountId, i);
       if (a.deploymentRoleArn && !a.deploymentRoleArn.includes(`::${a.accountId}:`)) {
-        ctx.addIssue({ code: "custom", path: ["accounts", i, "deploymentRoleArn"], message: `is a role in another account than ${a.accountId}. Use the deployment role of the account itself` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["accounts", i, "deploymentRoleArn"],
+          message: `is a role in another account than ${a.accountId}. Use the deployment role of the account itself`,
+        });
       }
     });
     if (config.role?.roleName && config.role.roleNamePrefix) {
       ctx.addIssue({ code: "custom", path: ["role", "roleName"], message: "is set together with roleNamePrefix. Set one of them" });
     }
     if (config.manager?.product === "deep-security-manager" && !config.manager.principal) {
-      ctx.addIssue({ code: "custom", path: ["manager", "principal"], message: 'is required for an on-premises Deep Security Manager. Give { type: on-premises, accountId: "<the manager\'s AWS account>" } or its role ARN' });
+      ctx.addIssue({
+        code: "custom",
+        path: ["manager", "principal"],
+        message:
+          'is required for an on-premises Deep Security Manager. Give { type: on-premises, accountId: "<the manager\'s AWS account>" } or its role ARN',
+      });
     }
   });
 

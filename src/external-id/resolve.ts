@@ -5,7 +5,7 @@
 import { UsageError } from "../errors";
 import type { ManagerClient } from "../manager/client";
 import { checkExternalId } from "../validation";
-import { type StoredLocation, describeLocation, parseLocation, readStored } from "./store";
+import { describeLocation, parseLocation, readStored, type StoredLocation } from "./store";
 
 export interface ExternalIdSources {
   /** `--external-id` or `DS_EXTERNAL_ID`, and which of the two gave it. */
@@ -32,7 +32,9 @@ export async function resolveExternalId(sources: ExternalIdSources): Promise<Res
     return { externalId: validated(await readStored(location), source), source };
   }
   if (!sources.manager) {
-    throw new UsageError("No external ID source: pass --external-id-from (or DS_EXTERNAL_ID_FROM), DS_EXTERNAL_ID, or --manager-url with an API key.");
+    throw new UsageError(
+      "No external ID source: pass --external-id-from (or DS_EXTERNAL_ID_FROM), DS_EXTERNAL_ID, or --manager-url with an API key.",
+    );
   }
   const client = sources.manager();
   return { externalId: await client.getExternalId(), source: "manager API" };

@@ -24,16 +24,19 @@ export function parseLocation(text: string, what: string, options: { allowEnv?: 
   const [, kind, rest] = m;
   switch (kind) {
     case "ssm":
-      if (!/^[a-zA-Z0-9_.\-/]{1,2048}$/.test(rest)) throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid SSM parameter name (letters, digits and _.-/).`);
+      if (!/^[a-zA-Z0-9_.\-/]{1,2048}$/.test(rest))
+        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid SSM parameter name (letters, digits and _.-/).`);
       return { kind, name: rest };
     case "secretsmanager":
-      if (!/^[a-zA-Z0-9/_+=.@:-]{1,2048}$/.test(rest)) throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid Secrets Manager secret name or ARN.`);
+      if (!/^[a-zA-Z0-9/_+=.@:-]{1,2048}$/.test(rest))
+        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid Secrets Manager secret name or ARN.`);
       return { kind, name: rest };
     case "file":
       return { kind, path: resolvePath(rest) };
     default:
       if (!options.allowEnv) throw new UsageError(`${what}: env: is not accepted here. Use ${FORMS}.`);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest)) throw new UsageError(`${what}: ${JSON.stringify(rest)} is not an environment variable name.`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest))
+        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not an environment variable name.`);
       return { kind: "env", name: rest };
   }
 }
@@ -52,7 +55,10 @@ export async function readStored(location: StoredLocation): Promise<string> {
       return value.trim();
     }
     case "file":
-      if (!existsSync(location.path)) throw new UsageError(`The external ID file ${location.path} does not exist. Store the ID first with \`ds-onboard external-id get --store file:${location.path}\`.`);
+      if (!existsSync(location.path))
+        throw new UsageError(
+          `The external ID file ${location.path} does not exist. Store the ID first with \`ds-onboard external-id get --store file:${location.path}\`.`,
+        );
       return readFileSync(location.path, "utf8").trim();
     case "ssm": {
       const { SSMClient, GetParameterCommand } = require("@aws-sdk/client-ssm") as typeof import("@aws-sdk/client-ssm");
@@ -69,7 +75,8 @@ export async function readStored(location: StoredLocation): Promise<string> {
       }
     }
     case "secretsmanager": {
-      const { SecretsManagerClient, GetSecretValueCommand } = require("@aws-sdk/client-secrets-manager") as typeof import("@aws-sdk/client-secrets-manager");
+      const { SecretsManagerClient, GetSecretValueCommand } =
+        require("@aws-sdk/client-secrets-manager") as typeof import("@aws-sdk/client-secrets-manager");
       const client = new SecretsManagerClient({});
       try {
         const out = await client.send(new GetSecretValueCommand({ SecretId: location.name }));
@@ -95,7 +102,11 @@ export async function writeStored(location: StoredLocation, value: string): Prom
       try {
         writeFileAtomic(location.path, `${value}\n`, 0o600);
       } catch (error) {
-        throw new UserError(`Could not write ${location.path}: ${(error as Error).message}. Check that the folder exists and is writable.`, undefined, { cause: error });
+        throw new UserError(
+          `Could not write ${location.path}: ${(error as Error).message}. Check that the folder exists and is writable.`,
+          undefined,
+          { cause: error },
+        );
       }
       return;
     case "ssm": {
@@ -103,7 +114,13 @@ export async function writeStored(location: StoredLocation, value: string): Prom
       const client = new SSMClient({});
       try {
         await client.send(
-          new PutParameterCommand({ Name: location.name, Value: value, Type: "SecureString", Overwrite: true, Description: "Deep Security tenant external ID (ds-onboard)" }),
+          new PutParameterCommand({
+            Name: location.name,
+            Value: value,
+            Type: "SecureString",
+            Overwrite: true,
+            Description: "Deep Security tenant external ID (ds-onboard)",
+          }),
         );
       } catch (error) {
         throw awsStoreError(error, where, "write", "ssm:PutParameter (and kms:Encrypt on the key)");
@@ -120,7 +137,13 @@ export async function writeStored(location: StoredLocation, value: string): Prom
           await client.send(new sm.PutSecretValueCommand({ SecretId: location.name, SecretString: value }));
         } catch (error) {
           if ((error as { name?: string }).name !== "ResourceNotFoundException") throw error;
-          await client.send(new sm.CreateSecretCommand({ Name: location.name, SecretString: value, Description: "Deep Security tenant external ID (ds-onboard)" }));
+          await client.send(
+            new sm.CreateSecretCommand({
+              Name: location.name,
+              SecretString: value,
+              Description: "Deep Security tenant external ID (ds-onboard)",
+            }),
+          );
         }
       } catch (error) {
         throw awsStoreError(error, where, "write", "secretsmanager:PutSecretValue and secretsmanager:CreateSecret");
@@ -139,7 +162,9 @@ function fromSecretString(text: string): string {
   } catch {
     // not JSON after all: use it as it is
   }
-  throw new UserError('The secret holds JSON without an "externalId" string. Store the ID as the plain secret string, or as {"externalId": "..."}.');
+  throw new UserError(
+    'The secret holds JSON without an "externalId" string. Store the ID as the plain secret string, or as {"externalId": "..."}.',
+  );
 }
 
 function awsStoreError(error: unknown, where: string, verb: "read" | "write", rights: string): UserError {
@@ -147,13 +172,21 @@ function awsStoreError(error: unknown, where: string, verb: "read" | "write", ri
   const name = (error as { name?: string }).name ?? "Error";
   const message = (error as Error).message ?? String(error);
   if (name === "ParameterNotFound" || name === "ResourceNotFoundException") {
-    return new UserError(`${where} does not exist. Store the ID there first with \`ds-onboard external-id get --store ${where}\`, or check the name and the AWS region (AWS_REGION).`, undefined, { cause: error });
+    return new UserError(
+      `${where} does not exist. Store the ID there first with \`ds-onboard external-id get --store ${where}\`, or check the name and the AWS region (AWS_REGION).`,
+      undefined,
+      { cause: error },
+    );
   }
   if (/AccessDenied|UnrecognizedClient|InvalidSignature|ExpiredToken/.test(name)) {
     return new UserError(`AWS refused to ${verb} ${where} (${name}). The credentials in use need ${rights}.`, undefined, { cause: error });
   }
   if (name === "CredentialsProviderError" || /credentials/i.test(message)) {
-    return new UserError(`No AWS credentials to ${verb} ${where}: ${message}. Configure a profile (AWS_PROFILE), SSO, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`, undefined, { cause: error });
+    return new UserError(
+      `No AWS credentials to ${verb} ${where}: ${message}. Configure a profile (AWS_PROFILE), SSO, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.`,
+      undefined,
+      { cause: error },
+    );
   }
   if (/region/i.test(message)) {
     return new UserError(`Cannot ${verb} ${where}: ${message}. Set AWS_REGION (or a region in your profile).`, undefined, { cause: error });

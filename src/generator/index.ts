@@ -1,4 +1,5 @@
 /** `ds-onboard/generator`: synthesize onboarding projects from a config. */
-export { synthesizeOnboarding, deployCommands, type SynthesizeOptions, type SynthesisResult, type SynthesizedStack } from "./synthesize";
+
 export { loadConfig, parseConfig } from "../config/load";
-export { configSchema, configJsonSchema, type OnboardingConfig } from "../config/schema";
+export { configJsonSchema, configSchema, type OnboardingConfig } from "../config/schema";
+export { deployCommands, type SynthesisResult, type SynthesizedStack, type SynthesizeOptions, synthesizeOnboarding } from "./synthesize";

@@ -14,9 +14,9 @@ import { type LoadedConfig, loadConfig } from "../config/load";
 import type { OnboardingConfig } from "../config/schema";
 import { UsageError, UserError } from "../errors";
 import type { ExternalIdSources } from "../external-id/resolve";
-import { maskExternalId } from "../redact";
 import type { AccountTarget } from "../policy/accounts";
 import type { ManagerPrincipal } from "../policy/principal";
+import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
   /** The config file (JSON or YAML). */
@@ -68,7 +68,10 @@ async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<Syn
   const { accounts, discovery } = await collectAccounts(loaded.config, ctx);
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out"));
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
-  if (accounts.length === 0) throw new UserError("No accounts to onboard: the config lists none and discovery included none. See `ds-onboard synth --list-accounts` for why each account was left out.");
+  if (accounts.length === 0)
+    throw new UserError(
+      "No accounts to onboard: the config lists none and discovery included none. See `ds-onboard synth --list-accounts` for why each account was left out.",
+    );
 
   checkWritableDir(outdir);
   const { externalId, source } = await resolveConfiguredExternalId(loaded, ctx);
@@ -106,7 +109,9 @@ async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<Syn
     const names = new Set(stacks.map((s) => s.node.id));
     const stale = existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n)) : [];
     for (const name of stale) {
-      ctx.io.warn(`stack ${name} in ${outdir} is no longer in the config; if it was deployed, destroy it (its state is terraform.${name}.tfstate beside the config) before removing its folder`);
+      ctx.io.warn(
+        `stack ${name} in ${outdir} is no longer in the config; if it was deployed, destroy it (its state is terraform.${name}.tfstate beside the config) before removing its folder`,
+      );
     }
     publish(staging, outdir);
     return {
@@ -138,7 +143,10 @@ export function applyConfigDefaults(ctx: Context, loaded: LoadedConfig): void {
   });
 }
 
-export async function collectAccounts(config: OnboardingConfig, ctx: Context): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
+export async function collectAccounts(
+  config: OnboardingConfig,
+  ctx: Context,
+): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
   const listed: AccountTarget[] = [...(config.accounts ?? [])];
   if (!config.organizations) return { accounts: listed };
   const orgs = require("../aws/organizations") as typeof import("../aws/organizations");
@@ -148,7 +156,10 @@ export async function collectAccounts(config: OnboardingConfig, ctx: Context): P
     const tree = await orgs.readOrganization(client);
     ctx.io.debug(`organizations: ${tree.accounts.length} accounts in ${tree.units.size} roots and OUs, ${tree.calls} calls`);
     const unknown = orgs.unknownUnits(tree, config.organizations);
-    if (unknown.length) throw new UserError(`organizations names OUs that are not in the organization: ${unknown.join(", ")}. Check the IDs (aws organizations list-organizational-units-for-parent).`);
+    if (unknown.length)
+      throw new UserError(
+        `organizations names OUs that are not in the organization: ${unknown.join(", ")}. Check the IDs (aws organizations list-organizational-units-for-parent).`,
+      );
     const discovery = orgs.selectAccounts(tree, config.organizations);
     const byId = new Map(listed.map((a) => [a.accountId, a]));
     const accounts = [...listed];
@@ -182,7 +193,8 @@ export async function resolveConfiguredExternalId(loaded: LoadedConfig | undefin
 
 /** Fails early, before any work, when the output folder cannot be written. */
 function checkWritableDir(outdir: string): void {
-  if (existsSync(outdir) && !statSync(outdir).isDirectory()) throw new UsageError(`--out ${outdir} is a file, not a folder; nothing was written. Name a folder.`);
+  if (existsSync(outdir) && !statSync(outdir).isDirectory())
+    throw new UsageError(`--out ${outdir} is a file, not a folder; nothing was written. Name a folder.`);
   let parent = dirname(outdir);
   while (!existsSync(parent)) parent = dirname(parent);
   if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${outdir}: ${parent} is a file, not a folder; nothing was written.`);
@@ -223,7 +235,7 @@ export function deployCommands(result: SynthesisResult, cwd = process.cwd()): st
   const first = result.stacks[0];
   const dir = first ? shown(first.dir) : `${out}/stacks/<stack>`;
   return [
-    `cdktf deploy ${names.length > 1 ? "'*'" : names[0] ?? "<stack>"}            # with cdktf-cli; run from the project folder`,
+    `cdktf deploy ${names.length > 1 ? "'*'" : (names[0] ?? "<stack>")}            # with cdktf-cli; run from the project folder`,
     `terraform -chdir=${dir} init && terraform -chdir=${dir} apply`,
     `tofu -chdir=${dir} init && tofu -chdir=${dir} apply`,
     ...(names.length > 1 ? [`for d in ${out}/stacks/*/; do terraform -chdir="$d" init && terraform -chdir="$d" apply; done`] : []),

@@ -6,13 +6,7 @@
 import { checkExternalId } from "../validation";
 import { ManagerError } from "./errors";
 import { type HttpResult, ManagerTransport, type ResponseContext, type StatusDescriber, type TransportOptions } from "./http";
-import {
-  type AWSConnector,
-  type ApiKeyCurrent,
-  EXTERNAL_ID_RETRIEVAL_SETTING,
-  type SearchCriteria,
-  type SearchFilter,
-} from "./types";
+import { type ApiKeyCurrent, type AWSConnector, EXTERNAL_ID_RETRIEVAL_SETTING, type SearchCriteria, type SearchFilter } from "./types";
 
 /** The external ID fallbacks, named in every message about a refused retrieval. */
 export const EXTERNAL_ID_FALLBACKS =
@@ -36,7 +30,9 @@ export class ManagerClient {
   async getExternalId(): Promise<string> {
     let body: unknown;
     try {
-      ({ body } = await this.transport.json("GET", "/awsconnectorsettings", { describe: describer("read the AWS connector settings (the external ID)", { baseLevel: true }) }));
+      ({ body } = await this.transport.json("GET", "/awsconnectorsettings", {
+        describe: describer("read the AWS connector settings (the external ID)", { baseLevel: true }),
+      }));
     } catch (error) {
       if (error instanceof ManagerError && error.kind === "forbidden") throw await this.explainExternalIdRefusal(error);
       throw error;
@@ -64,13 +60,17 @@ export class ManagerClient {
     } else {
       cause = `either retrieval is disabled by an administrator (the setting ${setting}), or the API key's role lacks the right to view the external ID; this key may not read the setting to tell which. Ask an administrator, or ${EXTERNAL_ID_FALLBACKS}.`;
     }
-    return new ManagerError("forbidden", `The manager refused to return the external ID (HTTP 403): ${cause}`, original.details, { cause: original });
+    return new ManagerError("forbidden", `The manager refused to return the external ID (HTTP 403): ${cause}`, original.details, {
+      cause: original,
+    });
   }
 
   /** A system setting's value (values are strings, e.g. "true"). */
   async getSetting(name: string): Promise<string> {
     const { body } = await this.transport.json("GET", `/systemsettings/${encodeURIComponent(name)}`, {
-      describe: describer("view system settings", { notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.` }),
+      describe: describer("view system settings", {
+        notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.`,
+      }),
     });
     return settingValue(body, `GET /systemsettings/${name}`);
   }
@@ -78,7 +78,9 @@ export class ManagerClient {
   async setSetting(name: string, value: string): Promise<string> {
     const { body } = await this.transport.json("POST", `/systemsettings/${encodeURIComponent(name)}`, {
       body: { value },
-      describe: describer("modify system settings", { notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.` }),
+      describe: describer("modify system settings", {
+        notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.`,
+      }),
     });
     return settingValue(body, `POST /systemsettings/${name}`);
   }
@@ -86,18 +88,25 @@ export class ManagerClient {
   /** Resets a setting to its default; returns the value after the reset. */
   async resetSetting(name: string): Promise<string> {
     const { body } = await this.transport.json("DELETE", `/systemsettings/${encodeURIComponent(name)}`, {
-      describe: describer("modify system settings", { notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.` }),
+      describe: describer("modify system settings", {
+        notFound: `The manager has no setting ${name}; it may be older than Deep Security Manager 20.`,
+      }),
     });
     return settingValue(body, `DELETE /systemsettings/${name}`);
   }
 
   async listConnectors(): Promise<AWSConnector[]> {
-    const { body } = await this.transport.json("GET", "/awsconnectors", { describe: describer("view AWS connectors", { baseLevel: true }) });
+    const { body } = await this.transport.json("GET", "/awsconnectors", {
+      describe: describer("view AWS connectors", { baseLevel: true }),
+    });
     return connectorList(body, "GET /awsconnectors");
   }
 
   async searchConnectors(filter: SearchFilter): Promise<AWSConnector[]> {
-    const { body } = await this.transport.json("POST", "/awsconnectors/search", { body: filter, describe: describer("view AWS connectors", { baseLevel: true }) });
+    const { body } = await this.transport.json("POST", "/awsconnectors/search", {
+      body: filter,
+      describe: describer("view AWS connectors", { baseLevel: true }),
+    });
     return connectorList(body, "POST /awsconnectors/search");
   }
 
@@ -180,12 +189,23 @@ function describer(right: string, options: { baseLevel?: boolean; notFound?: str
       case 404:
         // A JSON message means the manager answered about the object; anything else is not the API.
         if (options.notFound && ctx.message) return new ManagerError("not-found", `${options.notFound} (HTTP 404${said})`, where);
-        return new ManagerError("not-found", `The manager's API is not at ${ctx.baseUrl.href} (HTTP 404 for ${ctx.method}). ${suggestBaseUrl(ctx.baseUrl)}`, where);
+        return new ManagerError(
+          "not-found",
+          `The manager's API is not at ${ctx.baseUrl.href} (HTTP 404 for ${ctx.method}). ${suggestBaseUrl(ctx.baseUrl)}`,
+          where,
+        );
       default: {
         const attempts = result.attempts > 1 ? ` after ${result.attempts} attempts` : "";
         const what = ctx.message ? `"${ctx.message}"` : ctx.excerpt ? `"${ctx.excerpt}"` : "an empty body";
-        const todo = result.status >= 500 || result.status === 429 ? "The manager is failing or overloaded; try again later." : "Check the request values.";
-        return new ManagerError("http", `The manager answered HTTP ${result.status}${attempts} when asked to ${right} (${what}). ${todo}`, where);
+        const todo =
+          result.status >= 500 || result.status === 429
+            ? "The manager is failing or overloaded; try again later."
+            : "Check the request values.";
+        return new ManagerError(
+          "http",
+          `The manager answered HTTP ${result.status}${attempts} when asked to ${right} (${what}). ${todo}`,
+          where,
+        );
       }
     }
   };
@@ -197,14 +217,20 @@ export function suggestBaseUrl(base: URL): string {
   const tips: string[] = [];
   if (!path.endsWith("/api")) tips.push(`The base URL must end in /api: try ${base.origin}${path}/api`);
   if (base.protocol === "https:" && base.port === "" && !/cloudone\.trendmicro\.com$/.test(base.hostname)) {
-    tips.push(`Deep Security Manager listens on port 4119: try https://${base.hostname}:4119${path.endsWith("/api") ? path : `${path}/api`}`);
+    tips.push(
+      `Deep Security Manager listens on port 4119: try https://${base.hostname}:4119${path.endsWith("/api") ? path : `${path}/api`}`,
+    );
   }
-  if (tips.length === 0) tips.push("Check the host and path against your manager's API URL (e.g. https://workload.us-1.cloudone.trendmicro.com/api or https://dsm.example.com:4119/api)");
+  if (tips.length === 0)
+    tips.push(
+      "Check the host and path against your manager's API URL (e.g. https://workload.us-1.cloudone.trendmicro.com/api or https://dsm.example.com:4119/api)",
+    );
   return `${tips.join(". ")}.`;
 }
 
 function connectorId(id: number): string {
-  if (!Number.isInteger(id) || id < 0) throw new ManagerError("bad-response", `Invalid AWS connector ID ${String(id)}: expected a whole number.`);
+  if (!Number.isInteger(id) || id < 0)
+    throw new ManagerError("bad-response", `Invalid AWS connector ID ${String(id)}: expected a whole number.`);
   return String(id);
 }
 
@@ -214,8 +240,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** `secret`: the body may hold the external ID, so say only what kind of value came. */
 function shapeError(call: string, expected: string, body: unknown, secret = false): ManagerError {
-  const text = body === undefined ? "an empty body" : secret ? `a ${Array.isArray(body) ? "list" : typeof body}` : `"${JSON.stringify(body).slice(0, 200)}"`;
-  return new ManagerError("bad-response", `The manager's answer to ${call} is not ${expected}; it sent ${text}. Check that --manager-url points at the manager's API.`);
+  const text =
+    body === undefined
+      ? "an empty body"
+      : secret
+        ? `a ${Array.isArray(body) ? "list" : typeof body}`
+        : `"${JSON.stringify(body).slice(0, 200)}"`;
+  return new ManagerError(
+    "bad-response",
+    `The manager's answer to ${call} is not ${expected}; it sent ${text}. Check that --manager-url points at the manager's API.`,
+  );
 }
 
 function settingValue(body: unknown, call: string): string {

@@ -83,7 +83,12 @@ export function networkError(error: unknown, target: { url: URL; method: string;
     );
   }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new ManagerError("dns", `Cannot resolve the manager's host name ${target.url.hostname} (${code}). Check --manager-url or DS_MANAGER_URL.`, where, { cause: error });
+    return new ManagerError(
+      "dns",
+      `Cannot resolve the manager's host name ${target.url.hostname} (${code}). Check --manager-url or DS_MANAGER_URL.`,
+      where,
+      { cause: error },
+    );
   }
   if (code === "ECONNREFUSED") {
     return new ManagerError(
@@ -94,10 +99,20 @@ export function networkError(error: unknown, target: { url: URL; method: string;
     );
   }
   if (/TIMEOUT/.test(code)) {
-    return new ManagerError("timeout", `The manager at ${host} did not answer ${target.method} ${target.path} within ${Math.round(target.timeoutMs / 1000)} s (${code}). Check the network path to the manager, or raise --timeout.`, where, { cause: error });
+    return new ManagerError(
+      "timeout",
+      `The manager at ${host} did not answer ${target.method} ${target.path} within ${Math.round(target.timeoutMs / 1000)} s (${code}). Check the network path to the manager, or raise --timeout.`,
+      where,
+      { cause: error },
+    );
   }
   const detail = code === "unknown" ? causeMessage(error) : code;
-  return new ManagerError("connection", `The connection to the manager at ${host} failed during ${target.method} ${target.path} (${detail}). Check the URL and the network path, and try again.`, where, { cause: error });
+  return new ManagerError(
+    "connection",
+    `The connection to the manager at ${host} failed during ${target.method} ${target.path} (${detail}). Check the URL and the network path, and try again.`,
+    where,
+    { cause: error },
+  );
 }
 
 function causeMessage(error: unknown): string {

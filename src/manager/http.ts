@@ -5,7 +5,7 @@
  * when the manager cannot have acted on them (429, or a connection that never opened).
  */
 import { Agent, fetch } from "undici";
-import { ManagerError, NOT_SENT_CODES, RETRYABLE_NETWORK_CODES, bodyMessage, excerpt, networkCode, networkError } from "./errors";
+import { bodyMessage, excerpt, ManagerError, NOT_SENT_CODES, networkCode, networkError, RETRYABLE_NETWORK_CODES } from "./errors";
 import { API_VERSION } from "./types";
 
 export type AuthScheme = "api-secret-key" | "apikey";
@@ -42,9 +42,31 @@ export interface TransportOptions {
 }
 
 export type TransportEvent =
-  | { readonly type: "response"; readonly method: string; readonly path: string; readonly attempt: number; readonly status: number; readonly ms: number }
-  | { readonly type: "network-error"; readonly method: string; readonly path: string; readonly attempt: number; readonly code: string; readonly ms: number }
-  | { readonly type: "retry"; readonly method: string; readonly path: string; readonly attempt: number; readonly maxAttempts: number; readonly delayMs: number; readonly reason: string };
+  | {
+      readonly type: "response";
+      readonly method: string;
+      readonly path: string;
+      readonly attempt: number;
+      readonly status: number;
+      readonly ms: number;
+    }
+  | {
+      readonly type: "network-error";
+      readonly method: string;
+      readonly path: string;
+      readonly attempt: number;
+      readonly code: string;
+      readonly ms: number;
+    }
+  | {
+      readonly type: "retry";
+      readonly method: string;
+      readonly path: string;
+      readonly attempt: number;
+      readonly maxAttempts: number;
+      readonly delayMs: number;
+      readonly reason: string;
+    };
 
 export interface RequestOptions {
   readonly body?: unknown;
@@ -134,7 +156,8 @@ export class ManagerTransport {
         retryable = idempotent || res.status === 429;
         reason = `HTTP ${res.status}`;
         retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
-        if (res.status === 429 && retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + Math.min(retryAfterMs, this.retry.maxRetryAfterMs));
+        if (res.status === 429 && retryAfterMs)
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + Math.min(retryAfterMs, this.retry.maxRetryAfterMs));
         if (!retryable || attempt >= this.retry.maxAttempts) return { status: res.status, headers: res.headers, text, attempts: attempt };
       } catch (error) {
         if (error instanceof ManagerError) throw error;
@@ -156,7 +179,11 @@ export class ManagerTransport {
    * Sends a request and returns the parsed JSON of a 2xx answer. Any other status becomes a
    * ManagerError; `describe` words it for the operation at hand.
    */
-  async json(method: string, path: string, options: RequestOptions & { describe: StatusDescriber }): Promise<{ body: unknown; result: HttpResult }> {
+  async json(
+    method: string,
+    path: string,
+    options: RequestOptions & { describe: StatusDescriber },
+  ): Promise<{ body: unknown; result: HttpResult }> {
     const result = await this.send(method, path, options);
     if (result.status < 200 || result.status >= 300) throw options.describe(result, this.context(method, result));
     if (result.text.trim() === "") return { body: undefined, result };
@@ -193,7 +220,11 @@ export class ManagerTransport {
     const declared = Number(res.headers.get("content-length") ?? "0");
     if (declared > this.maxBodyBytes) {
       await res.body?.cancel();
-      throw new ManagerError("bad-response", `The manager's answer to ${method} ${path} is ${declared} bytes, more than the ${this.maxBodyBytes} read at most. Check that --manager-url points at the manager's API.`, { status: res.status, method, path });
+      throw new ManagerError(
+        "bad-response",
+        `The manager's answer to ${method} ${path} is ${declared} bytes, more than the ${this.maxBodyBytes} read at most. Check that --manager-url points at the manager's API.`,
+        { status: res.status, method, path },
+      );
     }
     if (!res.body) return "";
     const chunks: Uint8Array[] = [];
@@ -202,7 +233,11 @@ export class ManagerTransport {
       size += chunk.byteLength;
       if (size > this.maxBodyBytes) {
         await res.body.cancel().catch(() => undefined);
-        throw new ManagerError("bad-response", `The manager's answer to ${method} ${path} is larger than the ${this.maxBodyBytes} bytes read at most. Check that --manager-url points at the manager's API.`, { status: res.status, method, path });
+        throw new ManagerError(
+          "bad-response",
+          `The manager's answer to ${method} ${path} is larger than the ${this.maxBodyBytes} bytes read at most. Check that --manager-url points at the manager's API.`,
+          { status: res.status, method, path },
+        );
       }
       chunks.push(chunk);
     }

@@ -15,7 +15,9 @@ export function parseManagerUrl(text: string, origin = "--manager-url"): URL {
   try {
     url = new URL(text.trim());
   } catch {
-    throw new UsageError(`${origin}: ${JSON.stringify(text)} is not a URL. Use e.g. https://dsm.example.com:4119/api or https://workload.us-1.cloudone.trendmicro.com/api.`);
+    throw new UsageError(
+      `${origin}: ${JSON.stringify(text)} is not a URL. Use e.g. https://dsm.example.com:4119/api or https://workload.us-1.cloudone.trendmicro.com/api.`,
+    );
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new UsageError(`${origin}: the scheme must be https, not ${url.protocol.replace(":", "")}.`);
@@ -23,7 +25,8 @@ export function parseManagerUrl(text: string, origin = "--manager-url"): URL {
   if (url.protocol === "http:" && !LOOPBACK.test(url.hostname)) {
     throw new UsageError(`${origin}: plain http would send the API key unencrypted; use https://${url.host}${url.pathname}.`);
   }
-  if (url.username || url.password) throw new UsageError(`${origin}: remove the user name and password from the URL; the API key goes in DS_API_KEY or --api-key-file.`);
+  if (url.username || url.password)
+    throw new UsageError(`${origin}: remove the user name and password from the URL; the API key goes in DS_API_KEY or --api-key-file.`);
   if (url.search || url.hash) throw new UsageError(`${origin}: remove the query string or fragment from the URL.`);
   url.pathname = url.pathname.replace(/\/+$/, "");
   return url;
@@ -36,5 +39,7 @@ export function defaultAuthScheme(url: URL): AuthScheme {
 
 export function parseAuthScheme(text: string, origin: string): AuthScheme {
   if (text === "api-secret-key" || text === "apikey") return text;
-  throw new UsageError(`${origin}: ${JSON.stringify(text)} is not an authentication scheme. Use api-secret-key (Deep Security Manager, legacy Cloud One keys) or apikey (Cloud One keys).`);
+  throw new UsageError(
+    `${origin}: ${JSON.stringify(text)} is not an authentication scheme. Use api-secret-key (Deep Security Manager, legacy Cloud One keys) or apikey (Cloud One keys).`,
+  );
 }

@@ -5,8 +5,8 @@
  * the live trust policy whenever it is needed.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { writeFileAtomic } from "../files";
 import { UsageError } from "../errors";
+import { writeFileAtomic } from "../files";
 
 export const PHASES = ["discover", "plan", "widen", "switch", "narrow"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -42,12 +42,18 @@ export interface MigrationState {
 }
 
 /** Sorts a role's accepted IDs into a classification, and the old ID when there is one. */
-export function classify(accepted: readonly string[], acceptsAny: boolean, tenantId: string): { classification: Classification; oldId?: string; detail?: string } {
+export function classify(
+  accepted: readonly string[],
+  acceptsAny: boolean,
+  tenantId: string,
+): { classification: Classification; oldId?: string; detail?: string } {
   if (acceptsAny) return { classification: "unknown", detail: "the role accepts any external ID (or none): fix its trust policy first" };
   const others = accepted.filter((id) => id !== tenantId);
   const hasTenant = accepted.includes(tenantId);
-  if (others.length > 1) return { classification: "unknown", detail: `the role accepts ${others.length} external IDs besides the tenant's; reduce it to one` };
-  if (others.length === 0) return hasTenant ? { classification: "migrated" } : { classification: "unknown", detail: "the role accepts no external ID" };
+  if (others.length > 1)
+    return { classification: "unknown", detail: `the role accepts ${others.length} external IDs besides the tenant's; reduce it to one` };
+  if (others.length === 0)
+    return hasTenant ? { classification: "migrated" } : { classification: "unknown", detail: "the role accepts no external ID" };
   return { classification: hasTenant ? "both" : "user-defined", oldId: others[0] };
 }
 
@@ -59,15 +65,22 @@ export function migrating(state: MigrationState): AccountMigration[] {
 /** Refuses a phase whose predecessor has not been verified for every migrating account. */
 export function checkPhaseOrder(phase: Phase, state: MigrationState | undefined): void {
   if (phase === "discover") return;
-  if (!state) throw new UsageError(`${phase} refuses to start: no migration state yet. Run \`ds-onboard migrate-external-id discover\` first.`);
+  if (!state)
+    throw new UsageError(`${phase} refuses to start: no migration state yet. Run \`ds-onboard migrate-external-id discover\` first.`);
   const list = (accounts: AccountMigration[]) => accounts.map((a) => a.accountId).join(", ");
   if (phase === "switch") {
     const pending = migrating(state).filter((a) => !a.widened);
-    if (pending.length) throw new UsageError(`switch refuses to start: the roles of ${list(pending)} do not accept both external IDs yet. Run \`ds-onboard migrate-external-id widen\` first (deploy its output, then run widen again to verify).`);
+    if (pending.length)
+      throw new UsageError(
+        `switch refuses to start: the roles of ${list(pending)} do not accept both external IDs yet. Run \`ds-onboard migrate-external-id widen\` first (deploy its output, then run widen again to verify).`,
+      );
   }
   if (phase === "narrow") {
     const pending = migrating(state).filter((a) => !a.switched);
-    if (pending.length) throw new UsageError(`narrow refuses to start: the connectors of ${list(pending)} are not on the tenant's external ID yet, and removing the old ID now would cut the manager off. Run \`ds-onboard migrate-external-id switch\` first.`);
+    if (pending.length)
+      throw new UsageError(
+        `narrow refuses to start: the connectors of ${list(pending)} are not on the tenant's external ID yet, and removing the old ID now would cut the manager off. Run \`ds-onboard migrate-external-id switch\` first.`,
+      );
   }
 }
 

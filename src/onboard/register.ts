@@ -44,7 +44,11 @@ export interface RegisterOptions {
   readonly onResult?: (result: RegisterResult) => void;
 }
 
-export async function registerConnectors(client: ManagerClient, targets: readonly RoleTarget[], options: RegisterOptions = {}): Promise<RegisterResult[]> {
+export async function registerConnectors(
+  client: ManagerClient,
+  targets: readonly RoleTarget[],
+  options: RegisterOptions = {},
+): Promise<RegisterResult[]> {
   const registrar = await Registrar.open(client, options);
   const results = await Promise.all(targets.map((t) => registrar.register(t)));
   registrar.throwIfRefused();
@@ -96,14 +100,25 @@ export class Registrar {
     const started = Date.now();
     const notes: string[] = [];
     const done = (status: RegisterStatus, extra: Partial<RegisterResult> = {}): RegisterResult => {
-      const result = { accountId: target.accountId, roleArn: target.roleArn, displayName: target.displayName, status, ms: Date.now() - started, notes, ...extra };
+      const result = {
+        accountId: target.accountId,
+        roleArn: target.roleArn,
+        displayName: target.displayName,
+        status,
+        ms: Date.now() - started,
+        notes,
+        ...extra,
+      };
       options.onResult?.(result);
       return result;
     };
     if (this.refused) return done("skipped", { error: "not tried: the manager refused the API key", fix: this.refused.message });
     try {
       const existing = (this.index.get(target.accountId) ?? []).sort((a, b) => (a.ID ?? 0) - (b.ID ?? 0));
-      if (existing.length > 1) notes.push(`${existing.length} connectors exist for this account (IDs ${existing.map((c) => c.ID).join(", ")}); using ${existing[0].ID}`);
+      if (existing.length > 1)
+        notes.push(
+          `${existing.length} connectors exist for this account (IDs ${existing.map((c) => c.ID).join(", ")}); using ${existing[0].ID}`,
+        );
       const current = existing[0];
       if (current?.ID !== undefined) {
         if (current.crossAccountRoleArn === target.roleArn) {
@@ -112,7 +127,11 @@ export class Registrar {
           return done("synced", { connectorId: current.ID });
         }
         notes.push(`role changed from ${current.crossAccountRoleArn ?? "(none)"} to ${target.roleArn}`);
-        const modified = await withPropagationRetry(() => client.modifyConnector(current.ID!, { crossAccountRoleArn: target.roleArn }, { sync: true }), options, notes);
+        const modified = await withPropagationRetry(
+          () => client.modifyConnector(current.ID!, { crossAccountRoleArn: target.roleArn }, { sync: true }),
+          options,
+          notes,
+        );
         return done("updated", { connectorId: modified.ID });
       }
       const created = await createOnce(client, target, options, notes);
@@ -126,7 +145,11 @@ export class Registrar {
 }
 
 /** Removes the connectors of these roles' accounts that use these roles. */
-export async function deregisterConnectors(client: ManagerClient, targets: readonly RoleTarget[], options: { concurrency?: number } = {}): Promise<RegisterResult[]> {
+export async function deregisterConnectors(
+  client: ManagerClient,
+  targets: readonly RoleTarget[],
+  options: { concurrency?: number } = {},
+): Promise<RegisterResult[]> {
   return mapLimit(targets, options.concurrency ?? 8, async (target) => {
     const started = Date.now();
     const base = { accountId: target.accountId, roleArn: target.roleArn, displayName: target.displayName, notes: [] as string[] };
@@ -157,7 +180,12 @@ async function createOnce(client: ManagerClient, target: RoleTarget, options: Re
         notes.push(`create answer lost (${error.details.code ?? `HTTP ${error.details.status}`}); searched before retrying`);
       } else {
         if (Date.now() + wait > deadline) {
-          throw new ManagerError("http", `The manager could not assume ${target.roleArn} for ${Math.round((options.assumeRetryTimeoutMs ?? 180_000) / 1000)} s: ${error.message}`, error.details, { cause: error });
+          throw new ManagerError(
+            "http",
+            `The manager could not assume ${target.roleArn} for ${Math.round((options.assumeRetryTimeoutMs ?? 180_000) / 1000)} s: ${error.message}`,
+            error.details,
+            { cause: error },
+          );
         }
         notes.push("the manager could not assume the role yet (IAM propagation); retried");
         await sleep(wait);
@@ -224,8 +252,10 @@ const ASSUME_FAILURE = /\b(unable to|cannot|can't|could not|failed to) assume\b/
 
 function fixFor(error: unknown): string {
   if (!(error instanceof ManagerError)) return "Run again with --verbose for details";
-  if (ASSUME_FAILURE.test(error.message)) return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
-  if (error.exitCode === ExitCode.refused) return "Check DS_API_KEY and the key's role (it needs to view, create and modify AWS connectors)";
+  if (ASSUME_FAILURE.test(error.message))
+    return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
+  if (error.exitCode === ExitCode.refused)
+    return "Check DS_API_KEY and the key's role (it needs to view, create and modify AWS connectors)";
   if (classify(error) === "lost") return "The manager is failing or unreachable; run register again later (it will not create duplicates)";
   return "Check the values in the message, then run register again";
 }

@@ -6,7 +6,7 @@ import { UsageError } from "../errors";
 import { DEFAULT_DEPLOYMENT_ROLE_NAME, deploymentRoleArn } from "../policy/accounts";
 import { type ManagerPrincipal, principalArn } from "../policy/principal";
 import { DEFAULT_ROLE_NAME } from "../policy/role";
-import { type Partition, checkIamArn, parseIamArn } from "../validation";
+import { checkIamArn, type Partition, parseIamArn } from "../validation";
 
 export interface RoleTarget {
   readonly accountId: string;
@@ -22,10 +22,15 @@ export interface Targets {
   readonly principalArn: string;
 }
 
-export function targetsFromConfig(config: OnboardingConfig, accounts: readonly { accountId: string; displayName?: string; deploymentRoleArn?: string; deploymentRoleName?: string }[]): Targets {
+export function targetsFromConfig(
+  config: OnboardingConfig,
+  accounts: readonly { accountId: string; displayName?: string; deploymentRoleArn?: string; deploymentRoleName?: string }[],
+): Targets {
   const partition: Partition = config.role?.partition ?? "aws";
   if (config.role?.roleNamePrefix) {
-    throw new UsageError("role.roleNamePrefix gives each role a generated name that the config cannot tell; pass the roles with --role-arn (the role_arn outputs of the stacks).");
+    throw new UsageError(
+      "role.roleNamePrefix gives each role a generated name that the config cannot tell; pass the roles with --role-arn (the role_arn outputs of the stacks).",
+    );
   }
   const name = config.role?.roleName ?? DEFAULT_ROLE_NAME;
   const path = config.role?.path ?? "/";
@@ -41,7 +46,10 @@ export function targetsFromConfig(config: OnboardingConfig, accounts: readonly {
   };
 }
 
-export function targetsFromArns(arns: readonly string[], options: { principal: ManagerPrincipal; deploymentRoleName?: string; displayNames?: readonly string[] }): Targets {
+export function targetsFromArns(
+  arns: readonly string[],
+  options: { principal: ManagerPrincipal; deploymentRoleName?: string; displayNames?: readonly string[] },
+): Targets {
   const seen = new Set<string>();
   const roles = arns.map((arn, i) => {
     const problem = checkIamArn(arn, ["role"]);
@@ -53,7 +61,9 @@ export function targetsFromArns(arns: readonly string[], options: { principal: M
       accountId: parsed.accountId,
       roleArn: arn,
       displayName: options.displayNames?.[i] ?? parsed.accountId,
-      deploymentRoleArn: options.deploymentRoleName ? deploymentRoleArn(parsed.partition, parsed.accountId, options.deploymentRoleName) : undefined,
+      deploymentRoleArn: options.deploymentRoleName
+        ? deploymentRoleArn(parsed.partition, parsed.accountId, options.deploymentRoleName)
+        : undefined,
     };
   });
   const partition = parseIamArn(arns[0] ?? "")?.partition ?? "aws";

@@ -33,7 +33,12 @@ export interface VerifyResult {
   readonly roleArn: string;
   readonly displayName: string;
   readonly ok: boolean;
-  readonly checks: { readonly role: CheckResult; readonly trust: CheckResult; readonly permissions: CheckResult; readonly assumeRole: CheckResult };
+  readonly checks: {
+    readonly role: CheckResult;
+    readonly trust: CheckResult;
+    readonly permissions: CheckResult;
+    readonly assumeRole: CheckResult;
+  };
   readonly ms: number;
 }
 
@@ -72,7 +77,11 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
           principalCredentials = await assume(sts, options.assumeAs, undefined, "ds-onboard-verify");
         } catch (error) {
           if (Date.now() + wait > deadline) {
-            throw new UserError(`--assume-as: cannot assume ${options.assumeAs} (${describeAwsError(error)}). It must trust ${caller}.`, ExitCode.failed, { cause: error });
+            throw new UserError(
+              `--assume-as: cannot assume ${options.assumeAs} (${describeAwsError(error)}). It must trust ${caller}.`,
+              ExitCode.failed,
+              { cause: error },
+            );
           }
           await sleep(wait);
         }
@@ -124,22 +133,46 @@ async function verifyOne(
   try {
     iam = await openIam(sdk, sts, caller, target);
   } catch (error) {
-    const role: CheckResult = { status: "fail", detail: `cannot reach account ${target.accountId}: ${describeAwsError(error)}`, fix: `Check that ${target.deploymentRoleArn} exists and trusts ${caller}, or run verify with credentials of that account` };
-    return { ...base, ok: false, checks: { role, trust: notRun("the role could not be read"), permissions: notRun("the role could not be read"), assumeRole: notRun("the role could not be read") } };
+    const role: CheckResult = {
+      status: "fail",
+      detail: `cannot reach account ${target.accountId}: ${describeAwsError(error)}`,
+      fix: `Check that ${target.deploymentRoleArn} exists and trusts ${caller}, or run verify with credentials of that account`,
+    };
+    return {
+      ...base,
+      ok: false,
+      checks: {
+        role,
+        trust: notRun("the role could not be read"),
+        permissions: notRun("the role could not be read"),
+        assumeRole: notRun("the role could not be read"),
+      },
+    };
   }
   try {
     const roleName = target.roleArn.split("/").pop()!;
     const document = await getTrustPolicy(sdk, iam, roleName, deadline);
     if (document === undefined) {
-      const role: CheckResult = { status: "fail", detail: `${target.roleArn} does not exist (waited for IAM to propagate)`, fix: "Deploy the stack (cdktf deploy), or check the role name and path" };
-      return { ...base, ok: false, checks: { role, trust: notRun("no role"), permissions: notRun("no role"), assumeRole: notRun("no role") } };
+      const role: CheckResult = {
+        status: "fail",
+        detail: `${target.roleArn} does not exist (waited for IAM to propagate)`,
+        fix: "Deploy the stack (cdktf deploy), or check the role name and path",
+      };
+      return {
+        ...base,
+        ok: false,
+        checks: { role, trust: notRun("no role"), permissions: notRun("no role"), assumeRole: notRun("no role") },
+      };
     }
     const role: CheckResult = { status: "pass", detail: "exists" };
 
     // 2. Trust.
     const check = checkTrustPolicy(document ?? "", { principalArn: options.principalArn, externalIds: options.externalIds });
     const trust: CheckResult = check.ok
-      ? { status: "pass", detail: `trusts only ${options.principalArn}, with external ID ${options.externalIds.map(maskExternalId).join(" and ")}` }
+      ? {
+          status: "pass",
+          detail: `trusts only ${options.principalArn}, with external ID ${options.externalIds.map(maskExternalId).join(" and ")}`,
+        }
       : {
           status: "fail",
           detail: check.findings.map((f) => f.code).join(", "),
@@ -161,8 +194,19 @@ async function verifyOne(
     const missing = needed.filter((a) => evaluateIdentity(policies, a) !== "Allow");
     const extra = [...new Set(policies.flatMap(allowedActions).filter((a) => NOT_READ_ONLY.test(a)))];
     const permissions: CheckResult = missing.length
-      ? { status: "fail", detail: `missing ${missing.join(", ")}`, drift: [`missing: ${missing.join(", ")}`, ...(extra.length ? [`beyond read-only: ${extra.join(", ")}`] : [])], fix: "Attach the ds-onboard permissions policy (it grants exactly the documented read-only actions)" }
-      : { status: "pass", detail: extra.length ? `all ${needed.length} actions granted; beyond read-only: ${extra.join(", ")}` : `all ${needed.length} read-only actions granted`, ...(extra.length ? { drift: [`beyond read-only: ${extra.join(", ")}`] } : {}) };
+      ? {
+          status: "fail",
+          detail: `missing ${missing.join(", ")}`,
+          drift: [`missing: ${missing.join(", ")}`, ...(extra.length ? [`beyond read-only: ${extra.join(", ")}`] : [])],
+          fix: "Attach the ds-onboard permissions policy (it grants exactly the documented read-only actions)",
+        }
+      : {
+          status: "pass",
+          detail: extra.length
+            ? `all ${needed.length} actions granted; beyond read-only: ${extra.join(", ")}`
+            : `all ${needed.length} read-only actions granted`,
+          ...(extra.length ? { drift: [`beyond read-only: ${extra.join(", ")}`] } : {}),
+        };
 
     // 4. The assume-role itself.
     let assumeRole: CheckResult;
@@ -172,22 +216,46 @@ async function verifyOne(
     const ok = [role, trust, permissions, assumeRole].every((c) => c.status !== "fail");
     return { ...base, ok, checks: { role, trust, permissions, assumeRole } };
   } catch (error) {
-    const role: CheckResult = { status: "fail", detail: `reading ${target.roleArn} failed: ${describeAwsError(error)}`, fix: "Check that the credentials may call iam:GetRole, iam:List*RolePolicies, iam:GetRolePolicy, iam:GetPolicy and iam:GetPolicyVersion" };
-    return { ...base, ok: false, checks: { role, trust: notRun("the role could not be read"), permissions: notRun("the role could not be read"), assumeRole: notRun("the role could not be read") } };
+    const role: CheckResult = {
+      status: "fail",
+      detail: `reading ${target.roleArn} failed: ${describeAwsError(error)}`,
+      fix: "Check that the credentials may call iam:GetRole, iam:List*RolePolicies, iam:GetRolePolicy, iam:GetPolicy and iam:GetPolicyVersion",
+    };
+    return {
+      ...base,
+      ok: false,
+      checks: {
+        role,
+        trust: notRun("the role could not be read"),
+        permissions: notRun("the role could not be read"),
+        assumeRole: notRun("the role could not be read"),
+      },
+    };
   } finally {
     iam.destroy();
   }
 }
 
 /** An IAM client for the target's account: through its deployment role when the caller is elsewhere. */
-async function openIam(sdk: Sdk, sts: InstanceType<Sdk["sts"]["STSClient"]>, caller: string, target: RoleTarget): Promise<InstanceType<Sdk["iam"]["IAMClient"]>> {
+async function openIam(
+  sdk: Sdk,
+  sts: InstanceType<Sdk["sts"]["STSClient"]>,
+  caller: string,
+  target: RoleTarget,
+): Promise<InstanceType<Sdk["iam"]["IAMClient"]>> {
   const sameAccount = caller.split(":")[4] === target.accountId;
-  const credentials = !sameAccount && target.deploymentRoleArn ? await assume(sts, target.deploymentRoleArn, undefined, "ds-onboard-verify") : undefined;
+  const credentials =
+    !sameAccount && target.deploymentRoleArn ? await assume(sts, target.deploymentRoleArn, undefined, "ds-onboard-verify") : undefined;
   return new sdk.iam.IAMClient({ region: region(), credentials });
 }
 
 /** The role's trust policy (decoded), polling while IAM propagates; undefined when it never appears. */
-async function getTrustPolicy(sdk: Sdk, iam: InstanceType<Sdk["iam"]["IAMClient"]>, roleName: string, deadline: number): Promise<string | undefined> {
+async function getTrustPolicy(
+  sdk: Sdk,
+  iam: InstanceType<Sdk["iam"]["IAMClient"]>,
+  roleName: string,
+  deadline: number,
+): Promise<string | undefined> {
   for (let wait = 1000; ; wait = Math.min(wait * 2, 10_000)) {
     try {
       const document = (await iam.send(new sdk.iam.GetRoleCommand({ RoleName: roleName }))).Role?.AssumeRolePolicyDocument;
@@ -204,7 +272,10 @@ async function getTrustPolicy(sdk: Sdk, iam: InstanceType<Sdk["iam"]["IAMClient"
  * The live trust policies of these roles (for the migration): the document, or why it could not
  * be read. The documents hold external IDs: callers must not print them.
  */
-export async function readTrustPolicies(targets: readonly RoleTarget[], options: { concurrency?: number; propagationTimeoutMs?: number } = {}): Promise<{ target: RoleTarget; document?: string; error?: string }[]> {
+export async function readTrustPolicies(
+  targets: readonly RoleTarget[],
+  options: { concurrency?: number; propagationTimeoutMs?: number } = {},
+): Promise<{ target: RoleTarget; document?: string; error?: string }[]> {
   const sdk = loadSdk();
   const sts = new sdk.sts.STSClient({ region: region() });
   try {
@@ -226,7 +297,14 @@ export async function readTrustPolicies(targets: readonly RoleTarget[], options:
   }
 }
 
-async function assumeCheck(sdk: Sdk, target: RoleTarget, options: VerifyOptions, credentials: AwsCredentialIdentity | undefined, who: string, deadline: number): Promise<CheckResult> {
+async function assumeCheck(
+  sdk: Sdk,
+  target: RoleTarget,
+  options: VerifyOptions,
+  credentials: AwsCredentialIdentity | undefined,
+  who: string,
+  deadline: number,
+): Promise<CheckResult> {
   const sts = new sdk.sts.STSClient({ region: region(), credentials });
   try {
     let session: AwsCredentialIdentity | undefined;
@@ -266,16 +344,32 @@ async function assumeCheck(sdk: Sdk, target: RoleTarget, options: VerifyOptions,
         ec2.destroy();
       }
     }
-    if (failures.length) return { status: "fail", detail: failures[0], drift: failures, fix: "Fix the trust policy (principal and sts:ExternalId condition) and the permissions, then verify again" };
-    return { status: "pass", detail: `${who}: allowed with the external ID; refused without it and with a wrong one; ec2:DescribeRegions works` };
+    if (failures.length)
+      return {
+        status: "fail",
+        detail: failures[0],
+        drift: failures,
+        fix: "Fix the trust policy (principal and sts:ExternalId condition) and the permissions, then verify again",
+      };
+    return {
+      status: "pass",
+      detail: `${who}: allowed with the external ID; refused without it and with a wrong one; ec2:DescribeRegions works`,
+    };
   } finally {
     sts.destroy();
   }
 }
 
-async function assume(sts: { send: (c: never) => Promise<unknown> }, roleArn: string, externalId: string | undefined, sessionName: string): Promise<AwsCredentialIdentity> {
+async function assume(
+  sts: { send: (c: never) => Promise<unknown> },
+  roleArn: string,
+  externalId: string | undefined,
+  sessionName: string,
+): Promise<AwsCredentialIdentity> {
   const { AssumeRoleCommand } = require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts");
-  const out = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, ExternalId: externalId }) as never)) as { Credentials?: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string } };
+  const out = (await sts.send(
+    new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, ExternalId: externalId }) as never,
+  )) as { Credentials?: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string } };
   const c = out.Credentials;
   if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole on ${roleArn} returned no credentials`);
   return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
@@ -288,7 +382,9 @@ async function rolePolicies(sdk: Sdk, iam: InstanceType<Sdk["iam"]["IAMClient"]>
     const page = await iam.send(new sdk.iam.ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker: marker }));
     for (const p of page.AttachedPolicies ?? []) {
       const policy = await iam.send(new sdk.iam.GetPolicyCommand({ PolicyArn: p.PolicyArn }));
-      const version = await iam.send(new sdk.iam.GetPolicyVersionCommand({ PolicyArn: p.PolicyArn, VersionId: policy.Policy?.DefaultVersionId }));
+      const version = await iam.send(
+        new sdk.iam.GetPolicyVersionCommand({ PolicyArn: p.PolicyArn, VersionId: policy.Policy?.DefaultVersionId }),
+      );
       if (version.PolicyVersion?.Document) docs.push(decodeURIComponent(version.PolicyVersion.Document));
     }
     marker = page.IsTruncated ? page.Marker : undefined;
@@ -306,13 +402,22 @@ async function rolePolicies(sdk: Sdk, iam: InstanceType<Sdk["iam"]["IAMClient"]>
 
 function allowedActions(policy: string): string[] {
   const doc = JSON.parse(policy) as { Statement: unknown };
-  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as { Effect?: string; Action?: string | string[]; NotAction?: unknown }[];
-  return statements.filter((s) => s.Effect === "Allow").flatMap((s) => (s.NotAction !== undefined ? ["NotAction"] : Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
+  const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as {
+    Effect?: string;
+    Action?: string | string[];
+    NotAction?: unknown;
+  }[];
+  return statements
+    .filter((s) => s.Effect === "Allow")
+    .flatMap((s) => (s.NotAction !== undefined ? ["NotAction"] : Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
 }
 
 /** Whether a trust on `principalArn` lets this caller in (same rules as AWS). */
 function coversCaller(principalArn: string, callerArn: string): boolean {
-  return evaluateTrust({ Statement: [{ Effect: "Allow", Principal: { AWS: principalArn }, Action: "sts:AssumeRole" }] }, { callerArn }) === "Allow";
+  return (
+    evaluateTrust({ Statement: [{ Effect: "Allow", Principal: { AWS: principalArn }, Action: "sts:AssumeRole" }] }, { callerArn }) ===
+    "Allow"
+  );
 }
 
 export function describeAwsError(error: unknown): string {

@@ -1,8 +1,8 @@
 /**
  * Many accounts: validating the account list and working out each account's deployment role.
  */
-import { IssueCollector, type Partition, ValidationError, checkAccountId, checkIamArn, checkRoleName, describe } from "../validation";
-import { type RoleOptions, type RolePlan, planRole } from "./role";
+import { checkAccountId, checkIamArn, checkRoleName, describe, IssueCollector, type Partition, ValidationError } from "../validation";
+import { planRole, type RoleOptions, type RolePlan } from "./role";
 
 export const DEFAULT_DEPLOYMENT_ROLE_NAME = "OrganizationAccountAccessRole";
 export const DEFAULT_REGION = "us-east-1";
@@ -83,14 +83,20 @@ export function planAccounts(
     if (idOk) {
       const first = seen.get(account.accountId);
       if (first !== undefined) {
-        issues.check(`${at}.accountId`, { problem: `${account.accountId} is listed already at accounts[${first}]`, fix: "List each account once" });
+        issues.check(`${at}.accountId`, {
+          problem: `${account.accountId} is listed already at accounts[${first}]`,
+          fix: "List each account once",
+        });
       } else seen.set(account.accountId, i);
     }
     if (account?.deploymentRoleName !== undefined) issues.check(`${at}.deploymentRoleName`, checkRoleName(account.deploymentRoleName));
     if (account?.deploymentRoleArn !== undefined) {
       const arnOk = issues.check(`${at}.deploymentRoleArn`, checkIamArn(account.deploymentRoleArn, ["role"]));
       if (arnOk && idOk && !account.deploymentRoleArn.includes(`::${account.accountId}:`)) {
-        issues.check(`${at}.deploymentRoleArn`, { problem: `is a role in another account than ${account.accountId}`, fix: "Use the deployment role of the account itself" });
+        issues.check(`${at}.deploymentRoleArn`, {
+          problem: `is a role in another account than ${account.accountId}`,
+          fix: "Use the deployment role of the account itself",
+        });
       }
     }
     if (account?.region !== undefined) issues.check(`${at}.region`, checkRegion(account.region));

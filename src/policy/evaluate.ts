@@ -5,7 +5,7 @@
  * Conditions are evaluated for the string, Null and Bool operators; any other operator fails
  * closed (it does not match), so an unknown condition never grants access.
  */
-import { type PolicyDocument, type PolicyStatement, actionMatches, parsePolicy, toList, wildcardToRegExp } from "./document";
+import { actionMatches, type PolicyDocument, type PolicyStatement, parsePolicy, toList, wildcardToRegExp } from "./document";
 
 export type Decision = "Allow" | "ExplicitDeny" | "ImplicitDeny";
 
@@ -23,7 +23,8 @@ export function evaluateTrust(policy: PolicyDocument | string, request: TrustReq
   const action = request.action ?? "sts:AssumeRole";
   let allowed = false;
   for (const s of toList(doc.Statement)) {
-    if (!principalMatches(s, request.callerArn) || !statementActionMatches(s, action) || !conditionsMatch(s, request.context ?? {})) continue;
+    if (!principalMatches(s, request.callerArn) || !statementActionMatches(s, action) || !conditionsMatch(s, request.context ?? {}))
+      continue;
     if (s.Effect === "Deny") return "ExplicitDeny";
     allowed = true;
   }
@@ -31,7 +32,11 @@ export function evaluateTrust(policy: PolicyDocument | string, request: TrustReq
 }
 
 /** Evaluates identity policies (attached and inline) for one action on any resource. */
-export function evaluateIdentity(policies: readonly (PolicyDocument | string)[], action: string, context: Readonly<Record<string, string>> = {}): Decision {
+export function evaluateIdentity(
+  policies: readonly (PolicyDocument | string)[],
+  action: string,
+  context: Readonly<Record<string, string>> = {},
+): Decision {
   let allowed = false;
   for (const policy of policies) {
     for (const s of toList(parsePolicy(policy).Statement)) {
@@ -76,7 +81,12 @@ function awsPrincipalMatches(principal: string, callerArn: string): boolean {
   const p = principal.split(":");
   if (p[5] === "root") return p[4] === account && p[1] === callerArn.split(":")[1];
   // Role ARNs name the role whatever its path; an assumed-role session is its role.
-  const roleName = (arn: string) => arn.split(":").slice(5).join(":").replace(/^role\/(.*\/)?/, "role/");
+  const roleName = (arn: string) =>
+    arn
+      .split(":")
+      .slice(5)
+      .join(":")
+      .replace(/^role\/(.*\/)?/, "role/");
   if (roleArn && p[4] === account && roleName(principal) === roleName(roleArn)) return true;
   return principal === callerArn;
 }

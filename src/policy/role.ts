@@ -4,14 +4,14 @@
  * limits. Pure: the cdktf construct calls it and only turns the result into resources.
  */
 import {
-  IssueCollector,
-  type Partition,
   checkExternalId,
   checkIamArn,
   checkIamPath,
   checkPartition,
   checkRoleName,
   describe,
+  IssueCollector,
+  type Partition,
 } from "../validation";
 import { POLICY_LIMITS, type PolicyDocument, policySize } from "./document";
 import { buildPermissionsPolicy } from "./permissions";
@@ -114,16 +114,25 @@ export function planRole(options: RoleOptions, isToken: (value: string) => boole
   });
   const session = options.maxSessionDurationSeconds;
   if (session !== undefined && (!Number.isInteger(session) || session < 3600 || session > 43200)) {
-    issues.check(at("maxSessionDurationSeconds"), { problem: `${describe(session)} is outside 3,600 to 43,200 seconds`, fix: "Use a whole number of seconds from 3600 (1 hour) to 43200 (12 hours)" });
+    issues.check(at("maxSessionDurationSeconds"), {
+      problem: `${describe(session)} is outside 3,600 to 43,200 seconds`,
+      fix: "Use a whole number of seconds from 3600 (1 hour) to 43200 (12 hours)",
+    });
   }
   for (const [key, value] of Object.entries(options.tags ?? {})) {
     if (key.length < 1 || key.length > 128 || typeof value !== "string" || value.length > 256) {
-      issues.check(at(`tags.${key}`), { problem: "is not a valid IAM tag (key 1 to 128 characters, value a string of at most 256)", fix: "Shorten the tag key or value" });
+      issues.check(at(`tags.${key}`), {
+        problem: "is not a valid IAM tag (key 1 to 128 characters, value a string of at most 256)",
+        fix: "Shorten the tag key or value",
+      });
     }
   }
   const limit = options.trustPolicySizeLimit ?? POLICY_LIMITS.trustPolicy;
   if (!Number.isInteger(limit) || limit < POLICY_LIMITS.trustPolicy || limit > POLICY_LIMITS.trustPolicyMax) {
-    issues.check(at("trustPolicySizeLimit"), { problem: `${describe(limit)} is not an IAM trust policy quota`, fix: "Use 2048 (the default quota) up to 4096 (the most AWS grants)" });
+    issues.check(at("trustPolicySizeLimit"), {
+      problem: `${describe(limit)} is not an IAM trust policy quota`,
+      fix: "Use 2048 (the default quota) up to 4096 (the most AWS grants)",
+    });
   }
   issues.throwIfAny("Invalid Deep Security cross-account role options");
 
@@ -140,15 +149,21 @@ export function planRole(options: RoleOptions, isToken: (value: string) => boole
   const tokenFree = JSON.stringify(trustPolicy, (_k, v) => (typeof v === "string" && isToken(v) ? "" : v));
   const trustPolicyBaseSize = tokenFree.length;
   if (trustPolicyBaseSize > limit) {
-    issues.check(at("externalIds"), { problem: `make the trust policy ${trustPolicyBaseSize} characters long, over the account's quota of ${limit}`, fix: "Use fewer or shorter external IDs, or raise trustPolicySizeLimit after raising the IAM quota (at most 4096)" });
+    issues.check(at("externalIds"), {
+      problem: `make the trust policy ${trustPolicyBaseSize} characters long, over the account's quota of ${limit}`,
+      fix: "Use fewer or shorter external IDs, or raise trustPolicySizeLimit after raising the IAM quota (at most 4096)",
+    });
   }
   const permissionsSize = policySize(permissionsPolicy);
   if (permissionsSize > POLICY_LIMITS.managedPolicy) {
-    issues.check(at("includeWorkspaces"), { problem: `the permissions policy is ${permissionsSize} characters, over IAM's 6,144`, fix: "Report this as a bug" });
+    issues.check(at("includeWorkspaces"), {
+      problem: `the permissions policy is ${permissionsSize} characters, over IAM's 6,144`,
+      fix: "Report this as a bug",
+    });
   }
   issues.throwIfAny("Invalid Deep Security cross-account role options");
 
-  const roleName = options.roleNamePrefix === undefined ? options.roleName ?? DEFAULT_ROLE_NAME : undefined;
+  const roleName = options.roleNamePrefix === undefined ? (options.roleName ?? DEFAULT_ROLE_NAME) : undefined;
   return {
     principalArn: arn,
     partition,

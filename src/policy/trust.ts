@@ -11,10 +11,10 @@
 import { maskExternalId } from "../redact";
 import { parseIamArn } from "../validation";
 import {
+  actionMatches,
   POLICY_VERSION,
   type PolicyDocument,
   type PolicyStatement,
-  actionMatches,
   parsePolicy,
   toList,
   wildcardToRegExp,
@@ -151,9 +151,10 @@ export function checkTrustPolicy(policy: unknown, expected: TrustExpectation): T
   toList(doc.Statement).forEach((s, i) => {
     const where = s.Sid ? `Statement ${JSON.stringify(s.Sid)}` : `Statement[${i}]`;
     const reach = principalReach(s, intended, partition);
-    const grantsAssume = s.NotAction !== undefined
-      ? !toList(s.NotAction).some((a) => actionMatches(a, ASSUME_ROLE))
-      : toList(s.Action).some((a) => actionMatches(a, ASSUME_ROLE));
+    const grantsAssume =
+      s.NotAction !== undefined
+        ? !toList(s.NotAction).some((a) => actionMatches(a, ASSUME_ROLE))
+        : toList(s.Action).some((a) => actionMatches(a, ASSUME_ROLE));
 
     if (s.Effect === "Deny") {
       if (!reach.intended || !grantsAssume) return;
@@ -168,22 +169,47 @@ export function checkTrustPolicy(policy: unknown, expected: TrustExpectation): T
 
     // Allow
     if (s.NotPrincipal !== undefined) {
-      add("not-principal", "opening", where, `${where} allows with NotPrincipal, which grants access to every principal not listed; name the manager's principal in Principal instead`);
+      add(
+        "not-principal",
+        "opening",
+        where,
+        `${where} allows with NotPrincipal, which grants access to every principal not listed; name the manager's principal in Principal instead`,
+      );
     }
     if (reach.wildcard) {
-      add("wildcard-principal", "opening", where, `${where} trusts a wildcard principal (${reach.wildcard}); any AWS account could assume the role. Trust only ${expected.principalArn}`);
+      add(
+        "wildcard-principal",
+        "opening",
+        where,
+        `${where} trusts a wildcard principal (${reach.wildcard}); any AWS account could assume the role. Trust only ${expected.principalArn}`,
+      );
     }
     for (const other of reach.others) {
-      add("extra-principal", "opening", where, `${where} also trusts ${other}; remove it so that only ${expected.principalArn} can assume the role`);
+      add(
+        "extra-principal",
+        "opening",
+        where,
+        `${where} also trusts ${other}; remove it so that only ${expected.principalArn} can assume the role`,
+      );
     }
     if (!reach.intended) return;
 
     if (s.NotAction !== undefined) {
-      add("not-action", "opening", where, `${where} uses NotAction, which grants every action not listed to the manager's principal; use "Action": "${ASSUME_ROLE}"`);
+      add(
+        "not-action",
+        "opening",
+        where,
+        `${where} uses NotAction, which grants every action not listed to the manager's principal; use "Action": "${ASSUME_ROLE}"`,
+      );
     } else {
       const extras = toList(s.Action).filter((a) => a.toLowerCase() !== ASSUME_ROLE.toLowerCase());
       if (extras.length > 0) {
-        add("extra-action", "opening", where, `${where} grants ${extras.join(", ")} besides ${ASSUME_ROLE}; the manager needs only ${ASSUME_ROLE}`);
+        add(
+          "extra-action",
+          "opening",
+          where,
+          `${where} grants ${extras.join(", ")} besides ${ASSUME_ROLE}; the manager needs only ${ASSUME_ROLE}`,
+        );
       }
     }
     if (grantsAssume) admissions.push({ where, admission: readAdmission(s) });
@@ -204,32 +230,63 @@ export function checkTrustPolicy(policy: unknown, expected: TrustExpectation): T
       gaps.push(admission.present.any);
       anyPresent = true;
     }
-    for (const code of new Set(gaps)) add(code, "opening", where, `${where} ${GAP_TEXT[code]}; no Deny statement closes the gap. Use StringEquals on ${EXTERNAL_ID_KEY} with the tenant's external ID`);
+    for (const code of new Set(gaps))
+      add(
+        code,
+        "opening",
+        where,
+        `${where} ${GAP_TEXT[code]}; no Deny statement closes the gap. Use StringEquals on ${EXTERNAL_ID_KEY} with the tenant's external ID`,
+      );
     if (admission.absent && !guardsAbsent) anyAbsent = true;
   }
   if (deniedOutright) {
-    add("denied", "mismatch", deniedOutright, `${deniedOutright} denies sts:AssumeRole to the manager's principal unconditionally; the manager cannot assume the role`);
+    add(
+      "denied",
+      "mismatch",
+      deniedOutright,
+      `${deniedOutright} denies sts:AssumeRole to the manager's principal unconditionally; the manager cannot assume the role`,
+    );
     accepted.clear();
     anyPresent = anyAbsent = false;
   }
 
   if (admissions.length === 0) {
-    add("no-allow", "mismatch", undefined, `no statement allows ${expected.principalArn} to call ${ASSUME_ROLE}; the manager cannot assume the role`);
+    add(
+      "no-allow",
+      "mismatch",
+      undefined,
+      `no statement allows ${expected.principalArn} to call ${ASSUME_ROLE}; the manager cannot assume the role`,
+    );
   } else if (!deniedOutright) {
     const wanted = new Set(expected.externalIds);
     for (const id of wanted) {
       if (!accepted.has(id) && !anyPresent) {
-        add("missing-external-id", "mismatch", undefined, `the policy does not accept the external ID ${maskExternalId(id)}; the manager cannot assume the role with it`);
+        add(
+          "missing-external-id",
+          "mismatch",
+          undefined,
+          `the policy does not accept the external ID ${maskExternalId(id)}; the manager cannot assume the role with it`,
+        );
       }
     }
     for (const id of accepted) {
       if (!wanted.has(id)) {
-        add("unexpected-external-id", "opening", undefined, `the policy also accepts the external ID ${maskExternalId(id)}, which is not the tenant's; remove it once no connector uses it`);
+        add(
+          "unexpected-external-id",
+          "opening",
+          undefined,
+          `the policy also accepts the external ID ${maskExternalId(id)}, which is not the tenant's; remove it once no connector uses it`,
+        );
       }
     }
   }
   if (expected.requireDenyGuard && !guardsAbsent) {
-    add("missing-deny", "opening", undefined, `no Deny statement refuses callers without the tenant's external ID, and one is expected; add a Deny on ${ASSUME_ROLE} with StringNotEquals on ${EXTERNAL_ID_KEY}`);
+    add(
+      "missing-deny",
+      "opening",
+      undefined,
+      `no Deny statement refuses callers without the tenant's external ID, and one is expected; add a Deny on ${ASSUME_ROLE} with StringNotEquals on ${EXTERNAL_ID_KEY}`,
+    );
   }
 
   return {
@@ -241,12 +298,14 @@ export function checkTrustPolicy(policy: unknown, expected: TrustExpectation): T
 }
 
 const GAP_TEXT: Partial<Record<FindingCode, string>> = {
-  "missing-condition": "allows sts:AssumeRole without an sts:ExternalId condition, so anyone acting as the manager's principal can assume the role without the external ID (the confused-deputy problem)",
+  "missing-condition":
+    "allows sts:AssumeRole without an sts:ExternalId condition, so anyone acting as the manager's principal can assume the role without the external ID (the confused-deputy problem)",
   "if-exists": "tests sts:ExternalId with an ...IfExists operator, which also admits callers that send no external ID",
   "null-test": "has a Null test on sts:ExternalId that admits callers that send no external ID",
   "string-like-wildcard": "matches sts:ExternalId with StringLike and a wildcard, which admits other external IDs",
   "ignore-case": "compares sts:ExternalId ignoring case, which admits external IDs that differ in letter case",
-  "negated-condition": "allows on a negated sts:ExternalId test (StringNot...), which admits every other external ID and callers that send none",
+  "negated-condition":
+    "allows on a negated sts:ExternalId test (StringNot...), which admits every other external ID and callers that send none",
   "for-all-values": "tests sts:ExternalId with ForAllValues, which is true when no external ID is sent",
 };
 

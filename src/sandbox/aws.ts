@@ -6,7 +6,7 @@
  * credential scope: a key from AssumeRole is that session, other keys map to `identities`.
  */
 import { randomUUID } from "node:crypto";
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { AwsFault, LocalIam } from "./iam";
 import { closeServer, listenOnLoopback } from "./listen";
 
@@ -91,7 +91,14 @@ export class LocalAws {
     const target = req.headers["x-amz-target"];
     if (typeof target === "string") {
       const [prefix, action] = target.split(".");
-      const service = prefix === "AmazonSSM" ? "ssm" : prefix === "secretsmanager" ? "secretsmanager" : prefix === "AWSOrganizationsV20161128" ? "organizations" : prefix;
+      const service =
+        prefix === "AmazonSSM"
+          ? "ssm"
+          : prefix === "secretsmanager"
+            ? "secretsmanager"
+            : prefix === "AWSOrganizationsV20161128"
+              ? "organizations"
+              : prefix;
       this.count(`${service}.${action}`);
       try {
         const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
@@ -111,19 +118,25 @@ export class LocalAws {
     try {
       if (service !== "sts" && !this.iam.mayCall(caller.arn, `${service}:${action}`)) {
         throw service === "ec2"
-          ? new AwsFault("UnauthorizedOperation", `You are not authorized to perform this operation. User: ${caller.arn} is not authorized to perform: ec2:${action}`, 403)
+          ? new AwsFault(
+              "UnauthorizedOperation",
+              `You are not authorized to perform this operation. User: ${caller.arn} is not authorized to perform: ec2:${action}`,
+              403,
+            )
           : new AwsFault("AccessDenied", `User: ${caller.arn} is not authorized to perform: ${service}:${action}`, 403);
       }
       const xml = this.query(service, action, form, caller);
-      const body = service === "ec2"
-        ? `<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId}</requestId>${xml}</${action}Response>`
-        : `<${action}Response xmlns="https://${service}.amazonaws.com/doc/"><${action}Result>${xml}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
+      const body =
+        service === "ec2"
+          ? `<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${requestId}</requestId>${xml}</${action}Response>`
+          : `<${action}Response xmlns="https://${service}.amazonaws.com/doc/"><${action}Result>${xml}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`;
       send(res, 200, "text/xml", body);
     } catch (e) {
       const fault = e instanceof AwsFault ? e : new AwsFault("InternalFailure", String(e), 500);
-      const body = service === "ec2"
-        ? `<Response><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
-        : `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
+      const body =
+        service === "ec2"
+          ? `<Response><Errors><Error><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
+          : `<ErrorResponse><Error><Type>Sender</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
       send(res, fault.status, "text/xml", body);
     }
   }
@@ -150,20 +163,43 @@ export class LocalAws {
     switch (`${service}.${action}`) {
       case "ssm.PutParameter": {
         const existing = this.parameters.get(name);
-        if (existing && !input.Overwrite) throw new AwsFault("ParameterAlreadyExists", "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.");
+        if (existing && !input.Overwrite)
+          throw new AwsFault(
+            "ParameterAlreadyExists",
+            "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+          );
         const version = (existing?.Version ?? 0) + 1;
-        this.parameters.set(name, { Name: name, Value: String(input.Value), Type: String(input.Type ?? "String"), Version: version, LastModifiedDate: Date.now() / 1000 });
+        this.parameters.set(name, {
+          Name: name,
+          Value: String(input.Value),
+          Type: String(input.Type ?? "String"),
+          Version: version,
+          LastModifiedDate: Date.now() / 1000,
+        });
         return { Version: version, Tier: "Standard" };
       }
       case "ssm.GetParameter": {
         const p = this.parameters.get(name);
         if (!p) throw new AwsFault("ParameterNotFound", `Parameter ${name} not found.`);
         const hidden = p.Type === "SecureString" && !input.WithDecryption;
-        return { Parameter: { ...p, Value: hidden ? "(encrypted)" : p.Value, ARN: `arn:aws:ssm:${this.region}:000000000000:parameter/${name.replace(/^\//, "")}`, DataType: "text" } };
+        return {
+          Parameter: {
+            ...p,
+            Value: hidden ? "(encrypted)" : p.Value,
+            ARN: `arn:aws:ssm:${this.region}:000000000000:parameter/${name.replace(/^\//, "")}`,
+            DataType: "text",
+          },
+        };
       }
       case "secretsmanager.CreateSecret": {
-        if (this.secrets.has(name)) throw new AwsFault("ResourceExistsException", `The operation failed because the secret ${name} already exists.`);
-        const secret = { Name: name, ARN: `arn:aws:secretsmanager:${this.region}:000000000000:secret:${name}-${randomUUID().slice(0, 6)}`, SecretString: String(input.SecretString), VersionId: randomUUID() };
+        if (this.secrets.has(name))
+          throw new AwsFault("ResourceExistsException", `The operation failed because the secret ${name} already exists.`);
+        const secret = {
+          Name: name,
+          ARN: `arn:aws:secretsmanager:${this.region}:000000000000:secret:${name}-${randomUUID().slice(0, 6)}`,
+          SecretString: String(input.SecretString),
+          VersionId: randomUUID(),
+        };
         this.secrets.set(name, secret);
         return { ARN: secret.ARN, Name: name, VersionId: secret.VersionId };
       }
@@ -175,7 +211,14 @@ export class LocalAws {
       }
       case "secretsmanager.GetSecretValue": {
         const secret = this.findSecret(name);
-        return { ARN: secret.ARN, Name: secret.Name, SecretString: secret.SecretString, VersionId: secret.VersionId, VersionStages: ["AWSCURRENT"], CreatedDate: Date.now() / 1000 };
+        return {
+          ARN: secret.ARN,
+          Name: secret.Name,
+          SecretString: secret.SecretString,
+          VersionId: secret.VersionId,
+          VersionStages: ["AWSCURRENT"],
+          CreatedDate: Date.now() / 1000,
+        };
       }
       default:
         throw new AwsFault("UnknownOperationException", `The local AWS endpoint does not implement ${service}.${action}.`);
@@ -195,16 +238,36 @@ export class LocalAws {
     const parent = String(input.ParentId ?? "");
     switch (action) {
       case "DescribeOrganization":
-        return { Organization: { Id: "o-sandbox0001", MasterAccountId: org.managementAccountId, Arn: `arn:aws:organizations::${org.managementAccountId}:organization/o-sandbox0001`, FeatureSet: "ALL" } };
+        return {
+          Organization: {
+            Id: "o-sandbox0001",
+            MasterAccountId: org.managementAccountId,
+            Arn: `arn:aws:organizations::${org.managementAccountId}:organization/o-sandbox0001`,
+            FeatureSet: "ALL",
+          },
+        };
       case "ListRoots":
-        return { Roots: [{ Id: org.rootId, Name: "Root", Arn: `arn:aws:organizations::${org.managementAccountId}:root/o-sandbox0001/${org.rootId}` }] };
+        return {
+          Roots: [
+            { Id: org.rootId, Name: "Root", Arn: `arn:aws:organizations::${org.managementAccountId}:root/o-sandbox0001/${org.rootId}` },
+          ],
+        };
       case "ListOrganizationalUnitsForParent": {
         const { items, next } = page(org.units.filter((u) => u.ParentId === parent));
         return { OrganizationalUnits: items.map((u) => ({ Id: u.Id, Name: u.Name })), NextToken: next };
       }
       case "ListAccountsForParent": {
         const { items, next } = page(org.accounts.filter((a) => a.ParentId === parent));
-        return { Accounts: items.map((a) => ({ Id: a.Id, Name: a.Name, State: a.State, Status: a.State === "CLOSED" ? "SUSPENDED" : a.State, Email: a.Email ?? `${a.Id}@example.com` })), NextToken: next };
+        return {
+          Accounts: items.map((a) => ({
+            Id: a.Id,
+            Name: a.Name,
+            State: a.State,
+            Status: a.State === "CLOSED" ? "SUSPENDED" : a.State,
+            Email: a.Email ?? `${a.Id}@example.com`,
+          })),
+          NextToken: next,
+        };
       }
       default:
         throw new AwsFault("UnknownOperationException", `The local AWS endpoint does not implement organizations.${action}.`);
@@ -232,13 +295,24 @@ export class LocalAws {
       case "sts.GetCallerIdentity":
         return `<Arn>${x(caller.arn)}</Arn><UserId>${x(caller.accessKeyId ?? "AIDASANDBOX")}</UserId><Account>${caller.account}</Account>`;
       case "sts.AssumeRole": {
-        const s = iam.assumeRole(caller.arn, need("RoleArn"), need("RoleSessionName"), param("ExternalId"), Number(param("DurationSeconds") ?? 3600));
+        const s = iam.assumeRole(
+          caller.arn,
+          need("RoleArn"),
+          need("RoleSessionName"),
+          param("ExternalId"),
+          Number(param("DurationSeconds") ?? 3600),
+        );
         return `<Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${x(s.secretAccessKey)}</SecretAccessKey><SessionToken>${x(s.sessionToken)}</SessionToken><Expiration>${s.expiration.toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:${x(need("RoleSessionName"))}</AssumedRoleId><Arn>${x(s.arn)}</Arn></AssumedRoleUser><PackedPolicySize>0</PackedPolicySize>`;
       }
       case "iam.GetRole":
         return roleXml(iam.visibleRole(caller.account, need("RoleName")));
       case "iam.CreateRole":
-        return roleXml(iam.createRole(caller.account, need("RoleName"), need("AssumeRolePolicyDocument"), { path: param("Path"), maxSessionDuration: Number(param("MaxSessionDuration") ?? 3600) }));
+        return roleXml(
+          iam.createRole(caller.account, need("RoleName"), need("AssumeRolePolicyDocument"), {
+            path: param("Path"),
+            maxSessionDuration: Number(param("MaxSessionDuration") ?? 3600),
+          }),
+        );
       case "iam.PutRolePolicy":
         iam.putInline(caller.account, need("RoleName"), need("PolicyName"), need("PolicyDocument"));
         return "";

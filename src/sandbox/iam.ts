@@ -45,14 +45,24 @@ export interface Session {
 
 /** An AWS error as the SDK parses it: its code (`__type` or `<Code>`), message and status. */
 export class AwsFault extends Error {
-  constructor(readonly code: string, message: string, readonly status = 400) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
 
 const READ_ONLY_AWS_POLICIES: Record<string, string> = {
-  "arn:aws:iam::aws:policy/AdministratorAccess": JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
-  "arn:aws:iam::aws:policy/ReadOnlyAccess": JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["ec2:Describe*", "iam:Get*", "iam:List*", "workspaces:Describe*"], Resource: "*" }] }),
+  "arn:aws:iam::aws:policy/AdministratorAccess": JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }],
+  }),
+  "arn:aws:iam::aws:policy/ReadOnlyAccess": JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Effect: "Allow", Action: ["ec2:Describe*", "iam:Get*", "iam:List*", "workspaces:Describe*"], Resource: "*" }],
+  }),
 };
 
 export class LocalIam {
@@ -74,7 +84,12 @@ export class LocalIam {
     return account;
   }
 
-  createRole(accountId: string, name: string, trustPolicy: string, options: { path?: string; maxSessionDuration?: number; partition?: string } = {}): LocalRole {
+  createRole(
+    accountId: string,
+    name: string,
+    trustPolicy: string,
+    options: { path?: string; maxSessionDuration?: number; partition?: string } = {},
+  ): LocalRole {
     const account = this.account(accountId);
     if (account.roles.has(name)) throw new AwsFault("EntityAlreadyExists", `Role with name ${name} already exists.`, 409);
     JSON.parse(trustPolicy); // MalformedPolicyDocument otherwise
@@ -123,14 +138,16 @@ export class LocalIam {
   /** The role as IAM's read API sees it: not found until it has become visible. */
   visibleRole(accountId: string, name: string): LocalRole {
     const role = this.role(accountId, name);
-    if (Date.now() - role.createdAt < this.visibilityDelayMs) throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    if (Date.now() - role.createdAt < this.visibilityDelayMs)
+      throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
     return role;
   }
 
   policy(accountId: string, arn: string): LocalPolicy {
     const builtIn = READ_ONLY_AWS_POLICIES[arn];
     if (builtIn) return { name: arn.split("/").pop()!, arn, path: "/", document: builtIn };
-    const policy = this.accounts.get(accountId)?.policies.get(arn) ?? [...this.accounts.values()].find((a) => a.policies.has(arn))?.policies.get(arn);
+    const policy =
+      this.accounts.get(accountId)?.policies.get(arn) ?? [...this.accounts.values()].find((a) => a.policies.has(arn))?.policies.get(arn);
     if (!policy) throw new AwsFault("NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, 404);
     return policy;
   }

@@ -7,10 +7,10 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { type IncomingMessage, type Server, type ServerResponse, createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { writeFileAtomic } from "../files";
-import type { AWSConnector, ApiKeyCurrent, SearchCriteria, SearchFilter } from "../manager/types";
+import type { ApiKeyCurrent, AWSConnector, SearchCriteria, SearchFilter } from "../manager/types";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../manager/types";
 import { checkIamArn, parseIamArn } from "../validation";
 import { selfSignedCertificate } from "./cert";
@@ -28,12 +28,31 @@ export interface SandboxRole {
 }
 
 export const SANDBOX_ROLES = {
-  administrator: { name: "Full Access", viewExternalId: true, viewSettings: true, modifySettings: true, viewConnectors: true, manageConnectors: true, viewApiKeys: true },
-  restricted: { name: "Auditor without external ID", viewExternalId: false, viewSettings: true, modifySettings: false, viewConnectors: true, manageConnectors: true, viewApiKeys: true },
+  administrator: {
+    name: "Full Access",
+    viewExternalId: true,
+    viewSettings: true,
+    modifySettings: true,
+    viewConnectors: true,
+    manageConnectors: true,
+    viewApiKeys: true,
+  },
+  restricted: {
+    name: "Auditor without external ID",
+    viewExternalId: false,
+    viewSettings: true,
+    modifySettings: false,
+    viewConnectors: true,
+    manageConnectors: true,
+    viewApiKeys: true,
+  },
 } as const satisfies Record<string, SandboxRole>;
 
 /** The manager's answer when it assumes a role: ok, or the reason it could not. */
-export type AssumeRoleCheck = (roleArn: string, externalId: string) => Promise<{ ok: true } | { ok: false; message: string; stage?: "assume" | "permissions" }>;
+export type AssumeRoleCheck = (
+  roleArn: string,
+  externalId: string,
+) => Promise<{ ok: true } | { ok: false; message: string; stage?: "assume" | "permissions" }>;
 
 export interface FailureKnobs {
   /** Share of requests answered 502, 503 or 504. Default: 0. */
@@ -110,7 +129,11 @@ class LostAnswer extends Error {
 }
 
 class HttpAnswer extends Error {
-  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }
@@ -151,7 +174,8 @@ export class SandboxManager {
 
   static async start(options: SandboxManagerOptions = {}): Promise<SandboxManager> {
     const host = options.host ?? "127.0.0.1";
-    if (!isLoopback(host)) throw new Error(`The sandbox manager listens on loopback addresses only (127.0.0.0/8, ::1, localhost), not ${host}.`);
+    if (!isLoopback(host))
+      throw new Error(`The sandbox manager listens on loopback addresses only (127.0.0.0/8, ::1, localhost), not ${host}.`);
     const sandbox = new SandboxManager(options);
     const handler = (req: IncomingMessage, res: ServerResponse) => void sandbox.handle(req, res);
     if (options.https) {
@@ -190,7 +214,14 @@ export class SandboxManager {
    */
   addLegacyConnector(input: { crossAccountRoleArn: string; externalId: string; displayName?: string }): AWSConnector {
     const accountId = parseIamArn(input.crossAccountRoleArn)?.accountId;
-    const connector: AWSConnector = { displayName: input.displayName ?? accountId, accountId, crossAccountRoleArn: input.crossAccountRoleArn, useInstanceRole: false, workspacesEnabled: false, ID: this.state.nextId++ };
+    const connector: AWSConnector = {
+      displayName: input.displayName ?? accountId,
+      accountId,
+      crossAccountRoleArn: input.crossAccountRoleArn,
+      useInstanceRole: false,
+      workspacesEnabled: false,
+      ID: this.state.nextId++,
+    };
     sync(connector);
     this.state.connectors.push(connector);
     this.state.legacyExternalIds[String(connector.ID)] = input.externalId;
@@ -267,7 +298,12 @@ export class SandboxManager {
         path,
         query: Object.fromEntries(url.searchParams),
         apiVersion: header(req, "api-version"),
-        authHeader: header(req, "api-secret-key") !== undefined ? "api-secret-key" : header(req, "authorization") !== undefined ? "authorization" : undefined,
+        authHeader:
+          header(req, "api-secret-key") !== undefined
+            ? "api-secret-key"
+            : header(req, "authorization") !== undefined
+              ? "authorization"
+              : undefined,
         requestBody,
         status,
         responseBody,
@@ -337,14 +373,23 @@ export class SandboxManager {
     return caller;
   }
 
-  private async route(method: string, path: string, query: URLSearchParams, body: unknown, caller: { role: SandboxRole; id: number; label: string }): Promise<unknown> {
+  private async route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: unknown,
+    caller: { role: SandboxRole; id: number; label: string },
+  ): Promise<unknown> {
     const { role } = caller;
     const need = (allowed: boolean, message: string) => {
       if (!allowed) throw new HttpAnswer(403, message);
     };
     let m: RegExpExecArray | null;
     if (path === "/awsconnectorsettings" && method === "GET") {
-      need(role.viewExternalId && this.setting(EXTERNAL_ID_RETRIEVAL_SETTING) !== "false", "Not authorized to retrieve connector settings.");
+      need(
+        role.viewExternalId && this.setting(EXTERNAL_ID_RETRIEVAL_SETTING) !== "false",
+        "Not authorized to retrieve connector settings.",
+      );
       return { externalId: this.state.externalId };
     }
     if ((m = /^\/systemsettings\/([^/]+)$/.exec(path))) {
@@ -452,7 +497,8 @@ export class SandboxManager {
     if (arn !== undefined) {
       if (checkIamArn(arn, ["role"])) throw new HttpAnswer(400, `Invalid cross account role ARN: ${String(arn)}.`);
       const fromArn = parseIamArn(arn)!.accountId;
-      if (accountId !== undefined && accountId !== fromArn) throw new HttpAnswer(400, "The account ID does not match the cross account role ARN.");
+      if (accountId !== undefined && accountId !== fromArn)
+        throw new HttpAnswer(400, "The account ID does not match the cross account role ARN.");
       accountId = fromArn;
       await this.assume(arn);
     }
@@ -478,7 +524,8 @@ export class SandboxManager {
     const input = body as AWSConnector;
     const current = { ...this.state.connectors[index] };
     if (input.crossAccountRoleArn !== undefined) {
-      if (checkIamArn(input.crossAccountRoleArn, ["role"])) throw new HttpAnswer(400, `Invalid cross account role ARN: ${String(input.crossAccountRoleArn)}.`);
+      if (checkIamArn(input.crossAccountRoleArn, ["role"]))
+        throw new HttpAnswer(400, `Invalid cross account role ARN: ${String(input.crossAccountRoleArn)}.`);
       if (parseIamArn(input.crossAccountRoleArn)!.accountId !== current.accountId) {
         throw new HttpAnswer(400, "The cross account role must belong to the connector's AWS account.");
       }
@@ -506,7 +553,12 @@ export class SandboxManager {
     if (!this.options.assumeRole) return;
     const result = await this.options.assumeRole(roleArn, externalId);
     if (!result.ok) {
-      throw new HttpAnswer(400, result.stage === "permissions" ? `The cross account role ${roleArn} is missing permissions: ${result.message}` : `Unable to assume the cross account role ${roleArn}: ${result.message}`);
+      throw new HttpAnswer(
+        400,
+        result.stage === "permissions"
+          ? `The cross account role ${roleArn} is missing permissions: ${result.message}`
+          : `Unable to assume the cross account role ${roleArn}: ${result.message}`,
+      );
     }
   }
 
@@ -514,7 +566,13 @@ export class SandboxManager {
     const file = this.options.stateFile;
     if (file && existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, "utf8")) as State;
-      return { externalId: saved.externalId, settings: saved.settings ?? {}, connectors: saved.connectors ?? [], nextId: saved.nextId ?? 1, legacyExternalIds: saved.legacyExternalIds ?? {} };
+      return {
+        externalId: saved.externalId,
+        settings: saved.settings ?? {},
+        connectors: saved.connectors ?? [],
+        nextId: saved.nextId ?? 1,
+        legacyExternalIds: saved.legacyExternalIds ?? {},
+      };
     }
     return { externalId: this.options.externalId ?? randomUUID(), settings: {}, connectors: [], nextId: 1, legacyExternalIds: {} };
   }
@@ -547,25 +605,35 @@ function matches(connector: AWSConnector, k: SearchCriteria): boolean {
     const equal = k.stringWildcards ? likePattern(k.stringValue ?? "").test(text) : text === k.stringValue;
     return (k.stringTest ?? "equal") === "equal" ? equal : !equal;
   }
-  if (k.numericValue !== undefined || k.numericTest !== undefined) return compare(Number(value), k.numericTest ?? "equal", Number(k.numericValue));
+  if (k.numericValue !== undefined || k.numericTest !== undefined)
+    return compare(Number(value), k.numericTest ?? "equal", Number(k.numericValue));
   if (k.booleanTest !== undefined) return value === k.booleanTest;
   return true;
 }
 
 function compare(a: number, test: string, b: number): boolean {
   switch (test) {
-    case "less-than": return a < b;
-    case "less-than-or-equal": return a <= b;
-    case "greater-than-or-equal": return a >= b;
-    case "greater-than": return a > b;
-    case "not-equal": return a !== b;
-    default: return a === b;
+    case "less-than":
+      return a < b;
+    case "less-than-or-equal":
+      return a <= b;
+    case "greater-than-or-equal":
+      return a >= b;
+    case "greater-than":
+      return a > b;
+    case "not-equal":
+      return a !== b;
+    default:
+      return a === b;
   }
 }
 
 /** The manager's wildcards: `%` any run, `_` one character. */
 function likePattern(pattern: string): RegExp {
-  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".");
+  const body = pattern
+    .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+    .replace(/%/g, ".*")
+    .replace(/_/g, ".");
   return new RegExp(`^${body}$`);
 }
 

@@ -33,9 +33,25 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
     if (deployArn) {
       const name = deployArn.split("/").pop()!;
       if (!iam.accounts.get(account)?.roles.has(name)) {
-        const trust = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: options.pipelinePrincipal ?? `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root` }, Action: "sts:AssumeRole" }] });
-        iam.createRole(account, name, trust, { path: `/${deployArn.split(":role/")[1].split("/").slice(0, -1).join("/")}/`.replace(/\/+/g, "/") });
-        iam.putInline(account, name, "AdministratorAccess", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }));
+        const trust = JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { AWS: options.pipelinePrincipal ?? `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root` },
+              Action: "sts:AssumeRole",
+            },
+          ],
+        });
+        iam.createRole(account, name, trust, {
+          path: `/${deployArn.split(":role/")[1].split("/").slice(0, -1).join("/")}/`.replace(/\/+/g, "/"),
+        });
+        iam.putInline(
+          account,
+          name,
+          "AdministratorAccess",
+          JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
+        );
       }
     }
   }
@@ -47,7 +63,8 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
   };
   const literal = (value: unknown, what: string): string => {
     const text = String(value);
-    if (/\$\{/.test(text.replace(/\$\{aws_iam_(role|policy)\.[^}]+\}/g, ""))) throw new Error(`${what} holds an unresolved Terraform expression; the sandbox loads literal values only`);
+    if (/\$\{/.test(text.replace(/\$\{aws_iam_(role|policy)\.[^}]+\}/g, "")))
+      throw new Error(`${what} holds an unresolved Terraform expression; the sandbox loads literal values only`);
     return text;
   };
 
@@ -61,16 +78,21 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
     const trust = literal(r.assume_role_policy, `aws_iam_role.${key}.assume_role_policy`);
     const existing = iam.accounts.get(account)?.roles.get(name);
     if (existing) existing.trustPolicy = trust;
-    const role = existing ?? iam.createRole(account, name, trust, {
-      path: r.path ? String(r.path) : undefined,
-      maxSessionDuration: r.max_session_duration ? Number(r.max_session_duration) : undefined,
-    });
+    const role =
+      existing ??
+      iam.createRole(account, name, trust, {
+        path: r.path ? String(r.path) : undefined,
+        maxSessionDuration: r.max_session_duration ? Number(r.max_session_duration) : undefined,
+      });
     roleNames.set(key, name);
     created.push(role.arn);
   }
   for (const [key, p] of Object.entries(json.resource?.aws_iam_policy ?? {})) {
     const name = p.name ? String(p.name) : `${String(p.name_prefix ?? "terraform-")}${randomBytes(6).toString("hex")}`;
-    policyArns.set(key, iam.createPolicy(accountOf(p), name, literal(p.policy, `aws_iam_policy.${key}.policy`), p.path ? String(p.path) : "/").arn);
+    policyArns.set(
+      key,
+      iam.createPolicy(accountOf(p), name, literal(p.policy, `aws_iam_policy.${key}.policy`), p.path ? String(p.path) : "/").arn,
+    );
   }
   const ref = (value: unknown, map: Map<string, string>) => {
     const m = /^\$\{aws_iam_(?:role|policy)\.([^.]+)\.(?:name|arn)\}$/.exec(String(value));

@@ -45,17 +45,33 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 export function assumeThroughSts(endpoint: string, accessKeyId = MANAGER_ACCESS_KEY_ID): AssumeRoleCheck {
   const { STSClient, AssumeRoleCommand } = require("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts");
   const ec2 = require("@aws-sdk/client-ec2") as typeof import("@aws-sdk/client-ec2");
-  const sts = new STSClient({ endpoint, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId, secretAccessKey: "sandbox-manager" } });
+  const sts = new STSClient({
+    endpoint,
+    region: "us-east-1",
+    maxAttempts: 1,
+    credentials: { accessKeyId, secretAccessKey: "sandbox-manager" },
+  });
   return async (roleArn, externalId) => {
     let session: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string } | undefined;
     try {
-      session = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "DeepSecurityManager", ExternalId: externalId }))).Credentials;
+      session = (
+        await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "DeepSecurityManager", ExternalId: externalId }))
+      ).Credentials;
     } catch (error) {
       return { ok: false, stage: "assume", message: `${(error as Error).name}: ${(error as Error).message}` };
     }
-    const client = new ec2.EC2Client({ endpoint, region: "us-east-1", maxAttempts: 1, credentials: { accessKeyId: session!.AccessKeyId!, secretAccessKey: session!.SecretAccessKey!, sessionToken: session!.SessionToken } });
+    const client = new ec2.EC2Client({
+      endpoint,
+      region: "us-east-1",
+      maxAttempts: 1,
+      credentials: { accessKeyId: session!.AccessKeyId!, secretAccessKey: session!.SecretAccessKey!, sessionToken: session!.SessionToken },
+    });
     try {
-      for (const command of [new ec2.DescribeImagesCommand({ Owners: ["self"] }), new ec2.DescribeInstancesCommand({}), new ec2.DescribeTagsCommand({})]) {
+      for (const command of [
+        new ec2.DescribeImagesCommand({ Owners: ["self"] }),
+        new ec2.DescribeInstancesCommand({}),
+        new ec2.DescribeTagsCommand({}),
+      ]) {
         try {
           await client.send(command as never);
         } catch (error) {

@@ -1,6 +1,6 @@
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManagerClient } from "../../src/manager/client";
@@ -105,7 +105,8 @@ describe("store, disable and read back", () => {
     expect(stored).toMatchObject({ code: 0, stdout: `${env.sandbox.externalId}\n` });
     expect(stored.stderr).toContain(`--external-id-from ${location}`);
     if (kind === "file") expect(statSync(location.slice(5)).mode & 0o777).toBe(0o600);
-    if (kind === "ssm") expect(env.aws.parameters.get("/deep-security/external-id")).toMatchObject({ Type: "SecureString", Value: env.sandbox.externalId });
+    if (kind === "ssm")
+      expect(env.aws.parameters.get("/deep-security/external-id")).toMatchObject({ Type: "SecureString", Value: env.sandbox.externalId });
 
     const disabled = await runCli(["external-id", "retrieval", "disable", "--external-id-from", location], e);
     expect(disabled).toMatchObject({ code: 0, stdout: "disabled\n" });
@@ -211,9 +212,18 @@ describe("doctor", () => {
     expect(r.code).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.checks.map((c: { name: string }) => c.name)).toEqual([
-      "manager URL", "API key", "connection and TLS", "key is valid", "right: view the external ID", "right: view settings", "right: view AWS connectors", "AWS credentials",
+      "manager URL",
+      "API key",
+      "connection and TLS",
+      "key is valid",
+      "right: view the external ID",
+      "right: view settings",
+      "right: view AWS connectors",
+      "AWS credentials",
     ]);
-    expect(report.checks.find((c: { name: string }) => c.name === "AWS credentials").detail).toContain("arn:aws:iam::000000000000:user/sandbox");
+    expect(report.checks.find((c: { name: string }) => c.name === "AWS credentials").detail).toContain(
+      "arn:aws:iam::000000000000:user/sandbox",
+    );
     expect(r.stdout).not.toContain(env.sandbox.externalId);
   });
 

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +13,7 @@ const KEY = "7:LEAKCANARY-0123456789abcdefABCDEF";
 const env = useSandbox({ adminKey: KEY });
 const dir = mkdtempSync(join(tmpdir(), "ds-secrets-"));
 const config = join(dir, "ds-onboard.yaml");
-writeFileSync(config, "externalId: manager\naccounts:\n  - accountId: \"111122223333\"\n");
+writeFileSync(config, 'externalId: manager\naccounts:\n  - accountId: "111122223333"\n');
 let initRuns = 0;
 
 /** Every command, in every output mode, verbose or not. */
@@ -34,7 +34,15 @@ const COMMANDS: string[][] = [
   ["synth", "--config", config, "--out", join(dir, "synth-out")],
   ["synth", "--config", config, "--list-accounts"],
   ["init", "INIT_DIR", "--account", "111122223333"],
-  ["verify", "--role-arn", "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole", "--deployment-role-name", "OrganizationAccountAccessRole", "--propagation-timeout", "0"],
+  [
+    "verify",
+    "--role-arn",
+    "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole",
+    "--deployment-role-name",
+    "OrganizationAccountAccessRole",
+    "--propagation-timeout",
+    "0",
+  ],
   ["register", "--role-arn", "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole"],
   ["onboard", "--role-arn", "arn:aws:iam::222233334444:role/DeepSecurityCrossAccountRole", "--skip-verify"],
   ["deregister", "--role-arn", "arn:aws:iam::222233334444:role/DeepSecurityCrossAccountRole"],
@@ -60,7 +68,10 @@ describe("the API key never appears in any output", () => {
       for (const mode of MODES) {
         const result = await runCli([...expand(command), ...mode], sandboxEnv(env, KEY));
         runs++;
-        expect({ command: [...command, ...mode].join(" "), leaks: leaks(result, KEY) }).toEqual({ command: [...command, ...mode].join(" "), leaks: [] });
+        expect({ command: [...command, ...mode].join(" "), leaks: leaks(result, KEY) }).toEqual({
+          command: [...command, ...mode].join(" "),
+          leaks: [],
+        });
       }
     }
     expect(runs).toBe(COMMANDS.length * MODES.length);
@@ -90,10 +101,22 @@ describe("the API key never appears in any output", () => {
     } finally {
       await persisted.stop();
     }
-    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const walk = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     const files = walk(dir).filter((f) => !f.endsWith("key.txt"));
     const names = files.map((f) => f.slice(dir.length + 1));
-    expect(names).toEqual(expect.arrayContaining(["sandbox-state.json", "copy2.txt", "stored-id.txt", "synth-out/stacks/deep-security-roles/cdk.tf.json", "init-0/ds-onboard.yaml", "init-0/main.ts", "migration.json", "demo-out/manifest.json"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "sandbox-state.json",
+        "copy2.txt",
+        "stored-id.txt",
+        "synth-out/stacks/deep-security-roles/cdk.tf.json",
+        "init-0/ds-onboard.yaml",
+        "init-0/main.ts",
+        "migration.json",
+        "demo-out/manifest.json",
+      ]),
+    );
     for (const f of files) expect({ f, leaked: readFileSync(f, "utf8").includes(KEY) }).toEqual({ f, leaked: false });
     expect([...env.aws.parameters.values(), ...env.aws.secrets.values()].some((v) => JSON.stringify(v).includes(KEY))).toBe(false);
   });
@@ -116,9 +139,13 @@ describe("the API key never appears in any output", () => {
   });
 
   it("from the sandbox command", async () => {
-    const child = spawn(process.execPath, [join(__dirname, "..", "..", "bin", "ds-onboard.js"), "sandbox", "--port", "0", "--aws-port", "0", "--verbose"], {
-      env: { PATH: process.env.PATH, DS_API_KEY: KEY },
-    });
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, "..", "..", "bin", "ds-onboard.js"), "sandbox", "--port", "0", "--aws-port", "0", "--verbose"],
+      {
+        env: { PATH: process.env.PATH, DS_API_KEY: KEY },
+      },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));

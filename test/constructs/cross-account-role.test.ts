@@ -3,8 +3,8 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { DeepSecurityCrossAccountRole, type DeepSecurityCrossAccountRoleProps, ManagerPrincipals, ValidationError } from "../../constructs";
-import { checkTrustPolicy } from "../../src/policy/trust";
 import { requiredActions } from "../../src/policy/permissions";
+import { checkTrustPolicy } from "../../src/policy/trust";
 import { resources, synthJson } from "../helpers/synth";
 
 const ID = "tenant-external-id-1234";
@@ -45,8 +45,16 @@ describe("DeepSecurityCrossAccountRole: synthesized resources", () => {
 
   it.each([
     ["an on-premises manager account", ManagerPrincipals.onPremisesAccount("444455556666"), "arn:aws:iam::444455556666:root"],
-    ["an on-premises manager role", ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:role/dsm"), "arn:aws:iam::444455556666:role/dsm"],
-    ["a custom principal", ManagerPrincipals.custom("arn:aws:iam::147995105371:role/vendor-connector"), "arn:aws:iam::147995105371:role/vendor-connector"],
+    [
+      "an on-premises manager role",
+      ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:role/dsm"),
+      "arn:aws:iam::444455556666:role/dsm",
+    ],
+    [
+      "a custom principal",
+      ManagerPrincipals.custom("arn:aws:iam::147995105371:role/vendor-connector"),
+      "arn:aws:iam::147995105371:role/vendor-connector",
+    ],
   ])("trusts %s", (_name, principal, arn) => {
     const [role] = resources(synthRole({ principal }).json, "aws_iam_role");
     expect(JSON.parse(role.assume_role_policy).Statement[0].Principal).toEqual({ AWS: arn });
@@ -63,7 +71,15 @@ describe("DeepSecurityCrossAccountRole: synthesized resources", () => {
   it("grants the documented read-only actions, with or without WorkSpaces", () => {
     const actions = (props: Partial<DeepSecurityCrossAccountRoleProps>) =>
       JSON.parse(resources(synthRole(props).json, "aws_iam_policy")[0].policy).Statement[0].Action as string[];
-    expect(actions({})).toEqual(expect.arrayContaining(["ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeTags", "workspaces:DescribeWorkspaces", "iam:ListAccountAliases"]));
+    expect(actions({})).toEqual(
+      expect.arrayContaining([
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeTags",
+        "workspaces:DescribeWorkspaces",
+        "iam:ListAccountAliases",
+      ]),
+    );
     expect(actions({})).toHaveLength(15);
     expect(actions({ includeWorkspaces: false }).some((a) => a.startsWith("workspaces:"))).toBe(false);
     expect(actions({ includeWorkspaces: false })).toEqual(requiredActions({ includeWorkspaces: false }));
@@ -98,10 +114,11 @@ describe("DeepSecurityCrossAccountRole: synthesized resources", () => {
 
   it("outputs the role ARN and name, never the external ID", () => {
     const { json, raw } = synthRole();
-    expect(Object.values(json.output ?? {}).map((o) => o.value).sort()).toEqual([
-      expect.stringMatching(/aws_iam_role\..+\.arn/),
-      expect.stringMatching(/aws_iam_role\..+\.name/),
-    ].sort());
+    expect(
+      Object.values(json.output ?? {})
+        .map((o) => o.value)
+        .sort(),
+    ).toEqual([expect.stringMatching(/aws_iam_role\..+\.arn/), expect.stringMatching(/aws_iam_role\..+\.name/)].sort());
     expect(JSON.stringify(json.output)).not.toContain(ID);
     expect(raw).toContain(ID); // only inside the trust policy
     expect(synthRole({ outputs: false }).json.output).toBeUndefined();
@@ -138,22 +155,57 @@ describe("DeepSecurityCrossAccountRole: validation", () => {
     ["no external ID", { externalIds: [] }, "externalIds", /lists 0 external IDs/],
     ["three external IDs", { externalIds: ["aa", "bb", "cc"] }, "externalIds", /lists 3 external IDs/],
     ["the same ID twice", { externalIds: [ID, ID] }, "externalIds", /same external ID twice/],
-    ["an on-prem account ID of 11 digits", { principal: ManagerPrincipals.onPremisesAccount("12345678901") }, "principal", /not an AWS account ID \(12 digits\)/],
+    [
+      "an on-prem account ID of 11 digits",
+      { principal: ManagerPrincipals.onPremisesAccount("12345678901") },
+      "principal",
+      /not an AWS account ID \(12 digits\)/,
+    ],
     ["a principal that is not an ARN", { principal: ManagerPrincipals.custom("dsm-role") }, "principal", /is not an ARN/],
-    ["a principal in an unknown partition", { principal: ManagerPrincipals.custom("arn:aws-xx:iam::123456789012:root") }, "principal", /not a known AWS partition/],
-    ["a malformed principal ARN", { principal: ManagerPrincipals.custom("arn:aws:iam::12345:role/x") }, "principal", /not a well-formed IAM ARN/],
-    ["a principal in another partition than the role", { principal: ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:role/dsm"), partition: "aws-cn" }, "principal", /partition aws but the role is in aws-cn/],
+    [
+      "a principal in an unknown partition",
+      { principal: ManagerPrincipals.custom("arn:aws-xx:iam::123456789012:root") },
+      "principal",
+      /not a known AWS partition/,
+    ],
+    [
+      "a malformed principal ARN",
+      { principal: ManagerPrincipals.custom("arn:aws:iam::12345:role/x") },
+      "principal",
+      /not a well-formed IAM ARN/,
+    ],
+    [
+      "a principal in another partition than the role",
+      { principal: ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:role/dsm"), partition: "aws-cn" },
+      "principal",
+      /partition aws but the role is in aws-cn/,
+    ],
     ["Workload Security outside the aws partition", { partition: "aws-us-gov" }, "principal", /exists only in the aws partition/],
     ["an unknown partition", { partition: "aws-xx" as never }, "partition", /not a known AWS partition/],
-    ["a policy ARN as on-prem identity", { principal: ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:policy/p") }, "principal", /names a policy; expected a role or a user or a root/],
-    ["a bad permissions boundary", { permissionsBoundaryArn: "arn:aws:iam::111122223333:role/NotAPolicy" }, "permissionsBoundaryArn", /expected a policy/],
+    [
+      "a policy ARN as on-prem identity",
+      { principal: ManagerPrincipals.onPremisesIdentity("arn:aws:iam::444455556666:policy/p") },
+      "principal",
+      /names a policy; expected a role or a user or a root/,
+    ],
+    [
+      "a bad permissions boundary",
+      { permissionsBoundaryArn: "arn:aws:iam::111122223333:role/NotAPolicy" },
+      "permissionsBoundaryArn",
+      /expected a policy/,
+    ],
     ["a bad managed policy ARN", { managedPolicyArns: ["ReadOnlyAccess"] }, "managedPolicyArns[0]", /is not an ARN/],
     ["a bad role name", { roleName: "has space" }, "roleName", /not a valid IAM role name/],
     ["both roleName and roleNamePrefix", { roleName: "a", roleNamePrefix: "b" }, "roleName", /together with roleNamePrefix/],
     ["a bad path", { path: "security" }, "path", /not a valid IAM path/],
     ["a session too long", { maxSessionDurationSeconds: 50000 }, "maxSessionDurationSeconds", /outside 3,600 to 43,200/],
     ["a bad size limit", { trustPolicySizeLimit: 10000 }, "trustPolicySizeLimit", /not an IAM trust policy quota/],
-    ["a trust policy over the quota", { externalIds: ["a".repeat(1000), "b".repeat(1000)] }, "externalIds", /over the account's quota of 2048/],
+    [
+      "a trust policy over the quota",
+      { externalIds: ["a".repeat(1000), "b".repeat(1000)] },
+      "externalIds",
+      /over the account's quota of 2048/,
+    ],
   ])("rejects %s", (_name, props, path, message) => {
     const error = errorOf(props);
     const issue = error.issues.find((i) => i.path === path);
@@ -192,11 +244,22 @@ describe("DeepSecurityCrossAccountRole: registration inside cdktf deploy", () =>
   it("adds a terraform_data step that registers after the role and its policy exist", () => {
     const { json, raw } = synthRole({ registration: { managerUrl: "https://dsm.example.com:4119/api", displayName: "prod" } });
     const [step] = resources(json, "terraform_data");
-    expect(step.depends_on).toEqual([expect.stringMatching(/^aws_iam_role\./), expect.stringMatching(/^aws_iam_policy\./), expect.stringMatching(/^aws_iam_role_policy_attachment\./)]);
+    expect(step.depends_on).toEqual([
+      expect.stringMatching(/^aws_iam_role\./),
+      expect.stringMatching(/^aws_iam_policy\./),
+      expect.stringMatching(/^aws_iam_role_policy_attachment\./),
+    ]);
     expect(step.input).toEqual({ role_arn: expect.stringMatching(/^\$\{aws_iam_role\..+\.arn\}$/) });
     expect(step.triggers_replace).toEqual(step.input);
     expect(step.provisioner).toEqual([
-      { "local-exec": { command: expect.stringMatching(/^npx --no-install ds-onboard register --role-arn \$\{aws_iam_role\..+\.arn\} --display-name 'prod'$/), environment: { DS_MANAGER_URL: "https://dsm.example.com:4119/api" } } },
+      {
+        "local-exec": {
+          command: expect.stringMatching(
+            /^npx --no-install ds-onboard register --role-arn \$\{aws_iam_role\..+\.arn\} --display-name 'prod'$/,
+          ),
+          environment: { DS_MANAGER_URL: "https://dsm.example.com:4119/api" },
+        },
+      },
     ]);
     expect(raw).not.toContain(CANARY);
     expect(raw).not.toMatch(/DS_API_KEY|api-secret-key/);
@@ -206,7 +269,9 @@ describe("DeepSecurityCrossAccountRole: registration inside cdktf deploy", () =>
     const keep = resources(synthRole({ registration: {} }).json, "terraform_data")[0];
     expect(keep.provisioner).toHaveLength(1);
     const drop = resources(synthRole({ registration: { onDestroy: "deregister", command: "ds-onboard" } }).json, "terraform_data")[0];
-    expect(drop.provisioner[1]).toEqual({ "local-exec": { command: "ds-onboard deregister --role-arn ${self.input.role_arn}", when: "destroy" } });
+    expect(drop.provisioner[1]).toEqual({
+      "local-exec": { command: "ds-onboard deregister --role-arn ${self.input.role_arn}", when: "destroy" },
+    });
   });
 
   it("is absent by default", () => {

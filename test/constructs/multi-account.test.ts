@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
-import { type AccountTarget, DeepSecurityAccountRoles, ValidationError, addAccountStacks } from "../../constructs";
+import { type AccountTarget, addAccountStacks, DeepSecurityAccountRoles, ValidationError } from "../../constructs";
 import { resources, synthJson, tempApp } from "../helpers/synth";
 
 const ID = "tenant-external-id-1234";
@@ -22,12 +22,31 @@ describe("DeepSecurityAccountRoles", () => {
     });
     const json = synthJson(stack);
     expect(json.provider!.aws).toEqual([
-      { alias: "account_111111111111", region: "eu-central-1", allowed_account_ids: ["111111111111"], assume_role: [{ role_arn: "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", session_name: "ds-onboard" }] },
-      { alias: "account_222222222222", region: "us-west-2", allowed_account_ids: ["222222222222"], assume_role: [{ role_arn: "arn:aws:iam::222222222222:role/AWSControlTowerExecution", session_name: "ds-onboard" }] },
-      { alias: "account_333333333333", region: "eu-central-1", allowed_account_ids: ["333333333333"], assume_role: [{ role_arn: "arn:aws:iam::333333333333:role/path/Deployer", session_name: "ds-onboard" }] },
+      {
+        alias: "account_111111111111",
+        region: "eu-central-1",
+        allowed_account_ids: ["111111111111"],
+        assume_role: [{ role_arn: "arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", session_name: "ds-onboard" }],
+      },
+      {
+        alias: "account_222222222222",
+        region: "us-west-2",
+        allowed_account_ids: ["222222222222"],
+        assume_role: [{ role_arn: "arn:aws:iam::222222222222:role/AWSControlTowerExecution", session_name: "ds-onboard" }],
+      },
+      {
+        alias: "account_333333333333",
+        region: "eu-central-1",
+        allowed_account_ids: ["333333333333"],
+        assume_role: [{ role_arn: "arn:aws:iam::333333333333:role/path/Deployer", session_name: "ds-onboard" }],
+      },
     ]);
     const roles = resources(json, "aws_iam_role");
-    expect(roles.map((r) => r.provider).sort()).toEqual(["aws.account_111111111111", "aws.account_222222222222", "aws.account_333333333333"]);
+    expect(roles.map((r) => r.provider).sort()).toEqual([
+      "aws.account_111111111111",
+      "aws.account_222222222222",
+      "aws.account_333333333333",
+    ]);
     for (const type of ["aws_iam_policy", "aws_iam_role_policy_attachment"]) {
       expect(resources(json, type).every((r) => /^aws\.account_\d{12}$/.test(r.provider))).toBe(true);
     }
@@ -43,18 +62,40 @@ describe("DeepSecurityAccountRoles", () => {
       region: "us-gov-west-1",
       accounts: [{ accountId: "111111111111" }],
     });
-    expect(synthJson(stack).provider!.aws[0].assume_role[0].role_arn).toBe("arn:aws-us-gov:iam::111111111111:role/OrganizationAccountAccessRole");
+    expect(synthJson(stack).provider!.aws[0].assume_role[0].role_arn).toBe(
+      "arn:aws-us-gov:iam::111111111111:role/OrganizationAccountAccessRole",
+    );
   });
 
   it.each<[string, Partial<Parameters<typeof addAccountStacks>[1]>, string, RegExp]>([
     ["an empty list", { accounts: [] }, "accounts", /non-empty list/],
     ["a short account ID", { accounts: [{ accountId: "1234" }] }, "accounts[0].accountId", /not an AWS account ID/],
     ["a numeric account ID", { accounts: [{ accountId: 123456789012 as never }] }, "accounts[0].accountId", /not an AWS account ID/],
-    ["a duplicate account", { accounts: [{ accountId: "111111111111" }, { accountId: "111111111111" }] }, "accounts[1].accountId", /listed already at accounts\[0\]/],
-    ["a deployment role in another account", { accounts: [{ accountId: "111111111111", deploymentRoleArn: "arn:aws:iam::222222222222:role/X" }] }, "accounts[0].deploymentRoleArn", /another account/],
-    ["a bad deployment role ARN", { accounts: [{ accountId: "111111111111", deploymentRoleArn: "arn:aws:iam::111111111111:user/X" }] }, "accounts[0].deploymentRoleArn", /expected a role/],
+    [
+      "a duplicate account",
+      { accounts: [{ accountId: "111111111111" }, { accountId: "111111111111" }] },
+      "accounts[1].accountId",
+      /listed already at accounts\[0\]/,
+    ],
+    [
+      "a deployment role in another account",
+      { accounts: [{ accountId: "111111111111", deploymentRoleArn: "arn:aws:iam::222222222222:role/X" }] },
+      "accounts[0].deploymentRoleArn",
+      /another account/,
+    ],
+    [
+      "a bad deployment role ARN",
+      { accounts: [{ accountId: "111111111111", deploymentRoleArn: "arn:aws:iam::111111111111:user/X" }] },
+      "accounts[0].deploymentRoleArn",
+      /expected a role/,
+    ],
     ["a bad region", { accounts: [{ accountId: "111111111111", region: "Frankfurt" }] }, "accounts[0].region", /not an AWS region/],
-    ["a bad default role name", { deploymentRoleName: "a/b", accounts: [{ accountId: "111111111111" }] }, "deploymentRoleName", /not a valid IAM role name/],
+    [
+      "a bad default role name",
+      { deploymentRoleName: "a/b", accounts: [{ accountId: "111111111111" }] },
+      "deploymentRoleName",
+      /not a valid IAM role name/,
+    ],
   ])("rejects %s", (_name, props, path, message) => {
     let error: unknown;
     try {
@@ -79,11 +120,14 @@ describe("DeepSecurityAccountRoles", () => {
 
 describe("addAccountStacks", () => {
   it("lays out one stack with every account, or one stack per account", () => {
-    expect(addAccountStacks(Testing.app(), { externalIds: [ID], accounts: accounts(3) }).map((s) => s.node.id)).toEqual(["deep-security-roles"]);
-    expect(addAccountStacks(Testing.app(), { layout: "stack-per-account", stackName: "ds", externalIds: [ID], accounts: accounts(2) }).map((s) => s.node.id)).toEqual([
-      "ds-100000000000",
-      "ds-100000000001",
+    expect(addAccountStacks(Testing.app(), { externalIds: [ID], accounts: accounts(3) }).map((s) => s.node.id)).toEqual([
+      "deep-security-roles",
     ]);
+    expect(
+      addAccountStacks(Testing.app(), { layout: "stack-per-account", stackName: "ds", externalIds: [ID], accounts: accounts(2) }).map(
+        (s) => s.node.id,
+      ),
+    ).toEqual(["ds-100000000000", "ds-100000000001"]);
   });
 
   it("synthesizes 1,000 accounts through app.synth(), one provider and one role each", () => {

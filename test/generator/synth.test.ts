@@ -1,14 +1,14 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import { configJsonSchema } from "../../src/config/schema";
 import { ManagerClient } from "../../src/manager/client";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../../src/manager/types";
 import { checkTrustPolicy } from "../../src/policy/trust";
 import { SandboxManager } from "../../src/sandbox/manager";
-import { configJsonSchema } from "../../src/config/schema";
 import { runCli } from "../helpers/cli";
 import { buildOrganization } from "../helpers/org";
 import { sandboxEnv, useSandbox } from "../helpers/sandbox";
@@ -26,24 +26,35 @@ function stacksIn(outdir: string): Record<string, any> {
 }
 
 function allText(outdir: string): string {
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [readFileSync(join(d, e.name), "utf8")]));
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(d, e.name)) : [readFileSync(join(d, e.name), "utf8")],
+    );
   return walk(outdir).join("\n");
 }
 
 function trustPolicies(stacks: Record<string, any>): string[] {
-  return Object.values(stacks).flatMap((json) => Object.values<{ assume_role_policy: string }>(json.resource.aws_iam_role).map((r) => r.assume_role_policy));
+  return Object.values(stacks).flatMap((json) =>
+    Object.values<{ assume_role_policy: string }>(json.resource.aws_iam_role).map((r) => r.assume_role_policy),
+  );
 }
 
 describe("ds-onboard synth: the examples", () => {
   it("single account: the external ID from the manager, the API key nowhere in the output", async () => {
     const out = join(work, "single");
-    const r = await runCli(["synth", "--config", join(EXAMPLES, "config-single-account", "ds-onboard.yaml"), "--out", out], sandboxEnv(env, KEY));
+    const r = await runCli(
+      ["synth", "--config", join(EXAMPLES, "config-single-account", "ds-onboard.yaml"), "--out", out],
+      sandboxEnv(env, KEY),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/wrote 1 stack\(s\) for 1 account\(s\)/);
     expect(r.stdout).toMatch(/terraform -chdir=.*stacks\/deep-security-roles init/);
     expect(r.stdout).toMatch(/tofu -chdir=/);
     const stacks = stacksIn(out);
-    for (const policy of trustPolicies(stacks)) expect(checkTrustPolicy(policy, { principalArn: "arn:aws:iam::147995105371:root", externalIds: [env.sandbox.externalId] }).ok).toBe(true);
+    for (const policy of trustPolicies(stacks))
+      expect(checkTrustPolicy(policy, { principalArn: "arn:aws:iam::147995105371:root", externalIds: [env.sandbox.externalId] }).ok).toBe(
+        true,
+      );
     expect(allText(out)).not.toContain(KEY);
     expect(r.stdout + r.stderr).not.toContain(KEY);
     expect(r.stdout).not.toContain(env.sandbox.externalId);
@@ -56,19 +67,32 @@ describe("ds-onboard synth: the examples", () => {
       await admin.setSetting(EXTERNAL_ID_RETRIEVAL_SETTING, "false");
       const before = env.sandbox.totalCalls;
       const out = join(work, "multi");
-      const r = await runCli(["synth", "--config", join(EXAMPLES, "config-multi-account", "ds-onboard.yaml"), "--out", out, "--output", "json"], sandboxEnv(env, KEY));
+      const r = await runCli(
+        ["synth", "--config", join(EXAMPLES, "config-multi-account", "ds-onboard.yaml"), "--out", out, "--output", "json"],
+        sandboxEnv(env, KEY),
+      );
       expect(r.code).toBe(0);
       expect(env.sandbox.totalCalls).toBe(before);
       const report = JSON.parse(r.stdout);
       expect(report.externalIdSource).toBe("ssm:/deep-security/external-id");
-      expect(report.stacks.map((s: { name: string }) => s.name)).toEqual(["deep-security-roles-111111111111", "deep-security-roles-222222222222", "deep-security-roles-333333333333"]);
+      expect(report.stacks.map((s: { name: string }) => s.name)).toEqual([
+        "deep-security-roles-111111111111",
+        "deep-security-roles-222222222222",
+        "deep-security-roles-333333333333",
+      ]);
       const stacks = stacksIn(out);
       expect(stacks["deep-security-roles-222222222222"].provider.aws[0].region).toBe("eu-central-1");
-      expect(stacks["deep-security-roles-333333333333"].provider.aws[0].assume_role[0].role_arn).toBe("arn:aws:iam::333333333333:role/AWSControlTowerExecution");
-      const permissions = JSON.parse(Object.values<{ policy: string }>(stacks["deep-security-roles-111111111111"].resource.aws_iam_policy)[0].policy);
+      expect(stacks["deep-security-roles-333333333333"].provider.aws[0].assume_role[0].role_arn).toBe(
+        "arn:aws:iam::333333333333:role/AWSControlTowerExecution",
+      );
+      const permissions = JSON.parse(
+        Object.values<{ policy: string }>(stacks["deep-security-roles-111111111111"].resource.aws_iam_policy)[0].policy,
+      );
       expect(permissions.Statement[0].Action.some((a: string) => a.startsWith("workspaces:"))).toBe(false);
       // State lives beside the config, by a relative path.
-      expect(stacks["deep-security-roles-111111111111"].terraform.backend.local.path).toMatch(/^\.\.\/.*config-multi-account\/terraform\.deep-security-roles-111111111111\.tfstate$/);
+      expect(stacks["deep-security-roles-111111111111"].terraform.backend.local.path).toMatch(
+        /^\.\.\/.*config-multi-account\/terraform\.deep-security-roles-111111111111\.tfstate$/,
+      );
       expect(allText(out)).not.toContain(KEY);
     } finally {
       await admin.resetSetting(EXTERNAL_ID_RETRIEVAL_SETTING);
@@ -124,7 +148,10 @@ describe("ds-onboard synth: the examples", () => {
     writeFileSync(config, stringify({ externalId: "literal-tenant-id", organizations: { includeManagementAccount: true } }));
     const r = await runCli(["synth", "--config", config, "--list-accounts", "--output", "json"], sandboxEnv(env));
     const decisions = JSON.parse(r.stdout).discovery;
-    expect(decisions.find((d: { accountId: string }) => d.accountId === "000000000001")).toMatchObject({ included: true, reason: expect.stringMatching(/management account included on request/) });
+    expect(decisions.find((d: { accountId: string }) => d.accountId === "000000000001")).toMatchObject({
+      included: true,
+      reason: expect.stringMatching(/management account included on request/),
+    });
   });
 
   it("on-premises manager: custom principal, HTTPS with --ca-bundle, Deny guard", async () => {
@@ -141,7 +168,11 @@ describe("ds-onboard synth: the examples", () => {
       const r = await runCli(["synth", "--config", config, "--out", out, "--ca-bundle", ca], e);
       expect(r.code).toBe(0);
       for (const policy of trustPolicies(stacksIn(out))) {
-        const check = checkTrustPolicy(policy, { principalArn: "arn:aws:iam::444455556666:role/DeepSecurityManager", externalIds: [https.externalId], requireDenyGuard: true });
+        const check = checkTrustPolicy(policy, {
+          principalArn: "arn:aws:iam::444455556666:role/DeepSecurityManager",
+          externalIds: [https.externalId],
+          requireDenyGuard: true,
+        });
         expect(check.findings).toEqual([]);
       }
       expect(allText(out)).not.toContain(KEY);
@@ -164,7 +195,7 @@ describe("Organizations discovery at scale", () => {
       expect(discovery).toHaveLength(env.aws.organization.accounts.length);
       expect(accounts).toHaveLength(env.aws.organization.accounts.length - 3); // suspended, closed, management
       expect(new Set(accounts.map((a: { accountId: string }) => a.accountId)).size).toBe(accounts.length);
-      expect((env.aws.calls.get("organizations.ListAccountsForParent") ?? 0)).toBeGreaterThan(40); // pages and throttled retries
+      expect(env.aws.calls.get("organizations.ListAccountsForParent") ?? 0).toBeGreaterThan(40); // pages and throttled retries
     } finally {
       env.aws.organizationsThrottleRate = 0;
     }
@@ -174,12 +205,22 @@ describe("Organizations discovery at scale", () => {
 describe("registration during cdktf deploy, from the config", () => {
   it("adds a register step per account, named after the account, with no API key in the output", async () => {
     const config = join(work, "register-on-deploy.yaml");
-    writeFileSync(config, stringify({ manager: { url: "https://dsm.example.com:4119/api", principal: { type: "on-premises", accountId: "444455556666" } }, externalId: "literal-tenant-id", deployment: { registration: { onDestroy: "deregister" } }, accounts: [{ accountId: "111122223333", displayName: "prod" }, { accountId: "444455556666" }] }));
+    writeFileSync(
+      config,
+      stringify({
+        manager: { url: "https://dsm.example.com:4119/api", principal: { type: "on-premises", accountId: "444455556666" } },
+        externalId: "literal-tenant-id",
+        deployment: { registration: { onDestroy: "deregister" } },
+        accounts: [{ accountId: "111122223333", displayName: "prod" }, { accountId: "444455556666" }],
+      }),
+    );
     const out = join(work, "register-on-deploy");
     const r = await runCli(["synth", "--config", config, "--out", out], { DS_API_KEY: KEY });
     expect(r.code).toBe(0);
     const json = stacksIn(out)["deep-security-roles"];
-    const steps = Object.values<{ provisioner: { "local-exec": { command: string; environment?: Record<string, string> } }[] }>(json.resource.terraform_data);
+    const steps = Object.values<{ provisioner: { "local-exec": { command: string; environment?: Record<string, string> } }[] }>(
+      json.resource.terraform_data,
+    );
     expect(steps.map((s) => s.provisioner[0]["local-exec"].command.replace(/\$\{[^}]+\}/, "ARN")).sort()).toEqual([
       "npx --no-install ds-onboard register --role-arn ARN --display-name '111122223333'".replace("111122223333", "444455556666"),
       "npx --no-install ds-onboard register --role-arn ARN --display-name 'prod'",
@@ -192,7 +233,13 @@ describe("registration during cdktf deploy, from the config", () => {
 describe("a 1,000-account config", () => {
   it("synthesizes", async () => {
     const config = join(work, "thousand.yaml");
-    writeFileSync(config, stringify({ externalId: "literal-tenant-id", accounts: Array.from({ length: 1000 }, (_, i) => ({ accountId: String(200000000000 + i) })) }));
+    writeFileSync(
+      config,
+      stringify({
+        externalId: "literal-tenant-id",
+        accounts: Array.from({ length: 1000 }, (_, i) => ({ accountId: String(200000000000 + i) })),
+      }),
+    );
     const out = join(work, "thousand");
     const r = await runCli(["synth", "--config", config, "--out", out], {});
     expect(r.code).toBe(0);
@@ -228,9 +275,30 @@ describe("ds-onboard init", () => {
 
   it("writes a project that installs, synthesizes with its own main.ts, and matches ds-onboard synth", async () => {
     const dir = join(work, "project");
-    const made = await runCli(["init", dir, "--account", "111122223333", "--account", "444455556666", "--layout", "stack-per-account", "--external-id-source", "env:MY_TENANT_ID", "--package", `file:${REPO}`]);
+    const made = await runCli([
+      "init",
+      dir,
+      "--account",
+      "111122223333",
+      "--account",
+      "444455556666",
+      "--layout",
+      "stack-per-account",
+      "--external-id-source",
+      "env:MY_TENANT_ID",
+      "--package",
+      `file:${REPO}`,
+    ]);
     expect(made.code).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual([".gitignore", "README.md", "cdktf.json", "ds-onboard.yaml", "main.ts", "package.json", "tsconfig.json"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      ".gitignore",
+      "README.md",
+      "cdktf.json",
+      "ds-onboard.yaml",
+      "main.ts",
+      "package.json",
+      "tsconfig.json",
+    ]);
     expect(readFileSync(join(dir, "ds-onboard.yaml"), "utf8")).not.toMatch(/api.?key:/i);
 
     const exec = promisify(execFile);
@@ -239,7 +307,9 @@ describe("ds-onboard init", () => {
     const e = { PATH: process.env.PATH!, HOME: process.env.HOME!, MY_TENANT_ID: "project-tenant-id-1" };
     await exec("npx", ["tsc"], { cwd: dir, env: e, timeout: 120_000 });
     await exec(process.execPath, ["main.js"], { cwd: dir, env: { ...e, CDKTF_OUTDIR: join(dir, "out-project") }, timeout: 120_000 });
-    const cli = await runCli(["synth", "--config", join(dir, "ds-onboard.yaml"), "--out", join(dir, "out-cli")], { MY_TENANT_ID: "project-tenant-id-1" });
+    const cli = await runCli(["synth", "--config", join(dir, "ds-onboard.yaml"), "--out", join(dir, "out-cli")], {
+      MY_TENANT_ID: "project-tenant-id-1",
+    });
     expect(cli.code).toBe(0);
     const fromProject = stacksIn(join(dir, "out-project"));
     expect(Object.keys(fromProject).sort()).toEqual(["deep-security-roles-111122223333", "deep-security-roles-444455556666"]);

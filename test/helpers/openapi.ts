@@ -15,13 +15,15 @@ function strict(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(strict);
   if (typeof schema !== "object" || schema === null) return schema;
   const out: Json = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === "properties" ? Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, strict(s)])) : strict(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k] = k === "properties" ? Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, strict(s)])) : strict(v);
   if (out.type === "object" && out.properties) out.additionalProperties = false;
   return out;
 }
 
 const ajv = new Ajv({ strict: false, allErrors: true });
-for (const format of ["int32", "int64", "double", "float"]) ajv.addFormat(format, { type: "number", validate: (n: number) => Number.isFinite(n) });
+for (const format of ["int32", "int64", "double", "float"])
+  ajv.addFormat(format, { type: "number", validate: (n: number) => Number.isFinite(n) });
 ajv.addSchema({ $id: "spec", components: strict(spec.components) });
 
 const compiled = new Map<string, ValidateFunction>();
@@ -68,5 +70,8 @@ export function responseSchemaRef(op: Json, status: number): string | undefined 
 }
 
 function resolveRef(ref: string): Json {
-  return ref.replace(/^#\//, "").split("/").reduce((node: Json, key) => node[key], spec);
+  return ref
+    .replace(/^#\//, "")
+    .split("/")
+    .reduce((node: Json, key) => node[key], spec);
 }

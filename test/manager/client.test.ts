@@ -8,7 +8,13 @@ import { SandboxManager } from "../../src/sandbox/manager";
 
 const opened: ManagerClient[] = [];
 function client(sandbox: SandboxManager, overrides: Partial<Parameters<typeof ManagerClient.create>[0]> = {}): ManagerClient {
-  const c = ManagerClient.create({ baseUrl: sandbox.url, apiKey: sandbox.keys.admin, auth: "api-secret-key", retry: { baseDelayMs: 5, maxDelayMs: 20 }, ...overrides });
+  const c = ManagerClient.create({
+    baseUrl: sandbox.url,
+    apiKey: sandbox.keys.admin,
+    auth: "api-secret-key",
+    retry: { baseDelayMs: 5, maxDelayMs: 20 },
+    ...overrides,
+  });
   opened.push(c);
   return c;
 }
@@ -24,7 +30,9 @@ async function failure(promise: Promise<unknown>): Promise<ManagerError> {
 }
 
 /** A local server answering every request with the handler's status and body. */
-async function rawServer(handler: (n: number) => { status: number; body: string; headers?: Record<string, string> } | "hang"): Promise<{ url: string; server: Server; requests: () => number }> {
+async function rawServer(
+  handler: (n: number) => { status: number; body: string; headers?: Record<string, string> } | "hang",
+): Promise<{ url: string; server: Server; requests: () => number }> {
   let n = 0;
   const server = createServer((req, res) => {
     n++;
@@ -151,7 +159,10 @@ describe("errors users can act on", () => {
   it("a DNS failure names the host and the setting to check", () => {
     const cause = Object.assign(new Error("getaddrinfo ENOTFOUND dsm.example.invalid"), { code: "ENOTFOUND" });
     const e = networkError(Object.assign(new TypeError("fetch failed"), { cause }), {
-      url: new URL("https://dsm.example.invalid:4119/api"), method: "GET", path: "/api/awsconnectorsettings", timeoutMs: 30_000,
+      url: new URL("https://dsm.example.invalid:4119/api"),
+      method: "GET",
+      path: "/api/awsconnectorsettings",
+      timeoutMs: 30_000,
     });
     expect(e.kind).toBe("dns");
     expect(e.message).toMatch(/Cannot resolve .*dsm\.example\.invalid.*DS_MANAGER_URL/);
@@ -196,7 +207,9 @@ describe("errors users can act on", () => {
   it("a read timeout is reported as such", async () => {
     const silent = await rawServer(() => "hang");
     try {
-      const e = await failure(client(sandbox, { baseUrl: silent.url, readTimeoutMs: 200, retry: { maxAttempts: 2, baseDelayMs: 5 } }).getExternalId());
+      const e = await failure(
+        client(sandbox, { baseUrl: silent.url, readTimeoutMs: 200, retry: { maxAttempts: 2, baseDelayMs: 5 } }).getExternalId(),
+      );
       expect(e.kind).toBe("timeout");
       expect(e.message).toMatch(/did not answer GET \/api\/awsconnectorsettings/);
       expect(silent.requests()).toBe(2);
@@ -226,7 +239,11 @@ describe("retries", () => {
   });
 
   it("honours Retry-After", async () => {
-    const limited = await rawServer((n) => (n === 1 ? { status: 429, body: "", headers: { "retry-after": "1" } } : { status: 200, body: JSON.stringify({ externalId: "abcdef1234" }) }));
+    const limited = await rawServer((n) =>
+      n === 1
+        ? { status: 429, body: "", headers: { "retry-after": "1" } }
+        : { status: 200, body: JSON.stringify({ externalId: "abcdef1234" }) },
+    );
     try {
       const started = Date.now();
       expect(await client(sandbox, { baseUrl: limited.url }).getExternalId()).toBe("abcdef1234");
@@ -249,7 +266,11 @@ describe("retries", () => {
   });
 
   it("does retry a create answered 429 (not acted on)", async () => {
-    const limited = await rawServer((n) => (n === 1 ? { status: 429, body: "", headers: { "retry-after": "0" } } : { status: 200, body: JSON.stringify({ ID: 9, accountId: "111122223333" }) }));
+    const limited = await rawServer((n) =>
+      n === 1
+        ? { status: 429, body: "", headers: { "retry-after": "0" } }
+        : { status: 200, body: JSON.stringify({ ID: 9, accountId: "111122223333" }) },
+    );
     try {
       const c = client(sandbox, { baseUrl: limited.url });
       expect((await c.createConnector({ crossAccountRoleArn: "arn:aws:iam::111122223333:role/DS" })).ID).toBe(9);

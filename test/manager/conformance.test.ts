@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { ManagerClient } from "../../src/manager/client";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../../src/manager/types";
 import { SandboxManager } from "../../src/sandbox/manager";
-import { SPEC_PATH, findOperation, requestSchemaRef, responseSchemaRef, spec, validate } from "../helpers/openapi";
+import { findOperation, requestSchemaRef, responseSchemaRef, SPEC_PATH, spec, validate } from "../helpers/openapi";
 
 /** Statuses any endpoint may answer though the spec lists only the documented ones. */
 const GENERIC_STATUSES = new Set([400, 401, 429, 500, 502, 503, 504]);
@@ -23,11 +23,19 @@ beforeAll(async () => {
   await client.resetSetting(EXTERNAL_ID_RETRIEVAL_SETTING);
   await client.getSetting("noSuchSetting").catch(() => undefined); // 404
   await restricted.setSetting(EXTERNAL_ID_RETRIEVAL_SETTING, "false").catch(() => undefined); // 403
-  const a = await client.createConnector({ displayName: "a", crossAccountRoleArn: "arn:aws:iam::111122223333:role/DS", workspacesEnabled: true });
+  const a = await client.createConnector({
+    displayName: "a",
+    crossAccountRoleArn: "arn:aws:iam::111122223333:role/DS",
+    workspacesEnabled: true,
+  });
   await client.createConnector({ crossAccountRoleArn: "arn:aws:iam::444455556666:role/DS", seedRegion: "eu-west-1" });
   await client.listConnectors();
   await client.findConnectorsByAccount("111122223333");
-  await client.searchConnectors({ maxItems: 10, sortByObjectID: true, searchCriteria: [{ fieldName: "displayName", stringTest: "equal", stringValue: "a%", stringWildcards: true }] });
+  await client.searchConnectors({
+    maxItems: 10,
+    sortByObjectID: true,
+    searchCriteria: [{ fieldName: "displayName", stringTest: "equal", stringValue: "a%", stringWildcards: true }],
+  });
   await client.describeConnector(a.ID!);
   await client.modifyConnector(a.ID!, { displayName: "renamed", crossAccountRoleArn: "arn:aws:iam::111122223333:role/DS" }, { sync: true });
   await client.modifyConnector(a.ID!, { displayName: "again" });
@@ -52,7 +60,9 @@ describe("conformance to the vendor's OpenAPI subset", () => {
 
   it("the client exercised every operation in the spec except modifyCurrentApiKey", () => {
     const seen = new Set(sandbox.exchanges.map((x) => findOperation(x.method, x.path)?.op.operationId));
-    const all = Object.values<Record<string, { operationId?: string }>>(spec.paths).flatMap((item) => Object.values(item).map((op) => op.operationId)).filter(Boolean);
+    const all = Object.values<Record<string, { operationId?: string }>>(spec.paths)
+      .flatMap((item) => Object.values(item).map((op) => op.operationId))
+      .filter(Boolean);
     expect(all.filter((id) => !seen.has(id))).toEqual(["modifyCurrentApiKey"]);
   });
 
@@ -66,7 +76,11 @@ describe("conformance to the vendor's OpenAPI subset", () => {
       const declared = (found!.op.parameters ?? []).filter((p: { in: string }) => p.in === "query").map((p: { name: string }) => p.name);
       expect(Object.keys(x.query).filter((q) => !declared.includes(q))).toEqual([]);
       const ref = requestSchemaRef(found!.op);
-      if (ref) expect({ call: `${x.method} ${x.path}`, errors: validate(ref, x.requestBody) }).toEqual({ call: `${x.method} ${x.path}`, errors: "" });
+      if (ref)
+        expect({ call: `${x.method} ${x.path}`, errors: validate(ref, x.requestBody) }).toEqual({
+          call: `${x.method} ${x.path}`,
+          errors: "",
+        });
       else expect(x.requestBody).toBeUndefined();
     }
   });
@@ -84,7 +98,8 @@ describe("conformance to the vendor's OpenAPI subset", () => {
         // Error bodies: the spec documents only the status; the field shape is a JSON message.
         expect(x.responseBody).toEqual({ message: expect.any(String) });
         const documented = op.responses[String(x.status)]?.description;
-        if (documented && x.status !== 200) expect({ call, message: (x.responseBody as { message: string }).message }).toEqual({ call, message: documented });
+        if (documented && x.status !== 200)
+          expect({ call, message: (x.responseBody as { message: string }).message }).toEqual({ call, message: documented });
       }
     }
   });

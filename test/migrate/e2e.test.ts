@@ -3,7 +3,7 @@
  * check after every step that the manager can still assume every role.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -26,13 +26,37 @@ beforeAll(async () => {
   sb = await startSandbox();
   dir = mkdtempSync(join(tmpdir(), "ds-migrate-"));
   config = join(dir, "ds-onboard.yaml");
-  writeFileSync(config, stringify({ manager: { product: "workload-security" }, externalId: "manager", deployment: { layout: "stack-per-account" }, accounts: accounts.map((accountId) => ({ accountId })) }));
+  writeFileSync(
+    config,
+    stringify({
+      manager: { product: "workload-security" },
+      externalId: "manager",
+      deployment: { layout: "stack-per-account" },
+      accounts: accounts.map((accountId) => ({ accountId })),
+    }),
+  );
   accounts.forEach((accountId, i) => {
     const iam = sb.aws.iam;
-    iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }] }));
-    iam.putInline(accountId, "OrganizationAccountAccessRole", "admin", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }));
+    iam.createRole(
+      accountId,
+      "OrganizationAccountAccessRole",
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }],
+      }),
+    );
+    iam.putInline(
+      accountId,
+      "OrganizationAccountAccessRole",
+      "admin",
+      JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
+    );
     // An older deployment: the same role name ds-onboard uses, trusting a user-defined ID.
-    const role = iam.createRole(accountId, "DeepSecurityCrossAccountRole", JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [legacyId(i)] })));
+    const role = iam.createRole(
+      accountId,
+      "DeepSecurityCrossAccountRole",
+      JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [legacyId(i)] })),
+    );
     const policy = iam.createPolicy(accountId, "DeepSecurityCrossAccountRolePolicy", JSON.stringify(buildPermissionsPolicy()));
     iam.attach(accountId, role.name, policy.arn);
     sb.manager.addLegacyConnector({ crossAccountRoleArn: role.arn, externalId: legacyId(i), displayName: `legacy-${i}` });
@@ -41,7 +65,8 @@ beforeAll(async () => {
 afterAll(() => sb.stop());
 
 const env = () => pipelineEnv(sb);
-const migrate = (phase: string, ...extra: string[]) => runCli(["migrate-external-id", phase, "--config", config, "--output", "json", ...extra], env());
+const migrate = (phase: string, ...extra: string[]) =>
+  runCli(["migrate-external-id", phase, "--config", config, "--output", "json", ...extra], env());
 
 /** No moment of lost access: the manager, with each connector's current ID, can assume every role. */
 async function expectManagerCanAssumeEveryRole(): Promise<void> {
@@ -71,7 +96,9 @@ describe("migrate-external-id, end to end", () => {
   it("plan prints the steps and changes nothing", async () => {
     const r = await runCli(["migrate-external-id", "plan", "--config", config], env());
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/widen the trust policy to accept the old and the tenant's ID; then switch connector \d+ to the tenant's ID; then narrow the trust policy/);
+    expect(r.stdout).toMatch(
+      /widen the trust policy to accept the old and the tenant's ID; then switch connector \d+ to the tenant's ID; then narrow the trust policy/,
+    );
   });
 
   it("refuses phases out of order, naming the phase that comes first", async () => {
@@ -138,7 +165,9 @@ describe("migrate-external-id, end to end", () => {
       expect(() => sb.aws.iam.assumeRole(SANDBOX_MANAGER_IDENTITY, roleArn, "check", sb.manager.externalId)).not.toThrow();
     });
     const discover = await migrate("discover");
-    expect(JSON.parse(discover.stdout).accounts.map((a: { classification: string }) => a.classification)).toEqual(Array(N).fill("migrated"));
+    expect(JSON.parse(discover.stdout).accounts.map((a: { classification: string }) => a.classification)).toEqual(
+      Array(N).fill("migrated"),
+    );
   });
 
   it("without a config, takes the accounts from the manager's connectors and writes one trust policy per account", async () => {

@@ -34,10 +34,19 @@ function deploy(options: { trust?: PolicyDocument; permissions?: PolicyDocument 
   const accountId = String(nextAccount++);
   const iam = sb.aws.iam;
   iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify(allowFrom(PIPELINE_ROOT)));
-  iam.putInline(accountId, "OrganizationAccountAccessRole", "admin", JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }));
+  iam.putInline(
+    accountId,
+    "OrganizationAccountAccessRole",
+    "admin",
+    JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
+  );
   const trust = options.trust ?? buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [sb.manager.externalId] });
   const role = iam.createRole(accountId, "DeepSecurityCrossAccountRole", JSON.stringify(trust));
-  const policy = iam.createPolicy(accountId, "DeepSecurityCrossAccountRolePolicy", JSON.stringify(options.permissions ?? buildPermissionsPolicy()));
+  const policy = iam.createPolicy(
+    accountId,
+    "DeepSecurityCrossAccountRolePolicy",
+    JSON.stringify(options.permissions ?? buildPermissionsPolicy()),
+  );
   iam.attach(accountId, role.name, policy.arn);
   return { accountId, roleArn: role.arn };
 }
@@ -46,7 +55,11 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return { ...pipelineEnv(sb), ...extra };
 }
 
-const roleArgs = (...arns: string[]) => [...arns.flatMap((a) => ["--role-arn", a]), "--deployment-role-name", "OrganizationAccountAccessRole"];
+const roleArgs = (...arns: string[]) => [
+  ...arns.flatMap((a) => ["--role-arn", a]),
+  "--deployment-role-name",
+  "OrganizationAccountAccessRole",
+];
 const connectorsOf = (accountId: string) => sb.manager.connectors.filter((c) => c.accountId === accountId);
 
 describe("a correct role", () => {
@@ -55,8 +68,15 @@ describe("a correct role", () => {
     const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", verifyAs, "--output", "json"], env());
     expect(verify.code).toBe(0);
     const [result] = JSON.parse(verify.stdout).results;
-    expect(Object.fromEntries(Object.entries(result.checks).map(([k, c]) => [k, (c as { status: string }).status]))).toEqual({ role: "pass", trust: "pass", permissions: "pass", assumeRole: "pass" });
-    expect(result.checks.assumeRole.detail).toMatch(/allowed with the external ID; refused without it and with a wrong one; ec2:DescribeRegions works/);
+    expect(Object.fromEntries(Object.entries(result.checks).map(([k, c]) => [k, (c as { status: string }).status]))).toEqual({
+      role: "pass",
+      trust: "pass",
+      permissions: "pass",
+      assumeRole: "pass",
+    });
+    expect(result.checks.assumeRole.detail).toMatch(
+      /allowed with the external ID; refused without it and with a wrong one; ec2:DescribeRegions works/,
+    );
 
     const first = await runCli(["register", ...roleArgs(roleArn), "--output", "json"], env());
     expect(first.code).toBe(0);
@@ -74,7 +94,9 @@ describe("a correct role", () => {
     expect(r.code).toBe(0);
     const check = JSON.parse(r.stdout).results[0].checks.assumeRole;
     expect(check.status).toBe("not-run");
-    expect(check.detail).toMatch(/the trusted principal is arn:aws:iam::147995105371:root .* cannot act as it \(it is the vendor's account\); pass --assume-as/);
+    expect(check.detail).toMatch(
+      /the trusted principal is arn:aws:iam::147995105371:root .* cannot act as it \(it is the vendor's account\); pass --assume-as/,
+    );
   });
 
   it("runs the assume-role check as the caller when the caller is the trusted principal (on-premises)", async () => {
@@ -87,20 +109,35 @@ describe("a correct role", () => {
 
   it("modifies a connector whose role changed, and reports it", async () => {
     const { accountId, roleArn } = deploy();
-    const other = sb.aws.iam.createRole(accountId, "NewName", JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [sb.manager.externalId] })));
+    const other = sb.aws.iam.createRole(
+      accountId,
+      "NewName",
+      JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [sb.manager.externalId] })),
+    );
     sb.aws.iam.attach(accountId, "NewName", `arn:aws:iam::${accountId}:policy/DeepSecurityCrossAccountRolePolicy`);
     expect((await runCli(["register", ...roleArgs(roleArn)], env())).code).toBe(0);
     const r = await runCli(["register", ...roleArgs(other.arn), "--output", "json"], env());
-    expect(JSON.parse(r.stdout).results[0]).toMatchObject({ status: "updated", notes: [expect.stringContaining(`role changed from ${roleArn}`)] });
+    expect(JSON.parse(r.stdout).results[0]).toMatchObject({
+      status: "updated",
+      notes: [expect.stringContaining(`role changed from ${roleArn}`)],
+    });
     expect(connectorsOf(accountId).map((c) => c.crossAccountRoleArn)).toEqual([other.arn]);
   });
 });
 
 describe("a wrong role", () => {
   const cases: [string, () => PolicyDocument, RegExp][] = [
-    ["a wrong external ID", () => buildTrustPolicy({ principalArn: WS_ROOT, externalIds: ["some-other-tenant-id"] }), /missing-external-id, unexpected-external-id/],
+    [
+      "a wrong external ID",
+      () => buildTrustPolicy({ principalArn: WS_ROOT, externalIds: ["some-other-tenant-id"] }),
+      /missing-external-id, unexpected-external-id/,
+    ],
     ["a missing condition", () => allowFrom(WS_ROOT), /missing-condition/],
-    ["a wrong principal", () => buildTrustPolicy({ principalArn: "arn:aws:iam::999988887777:root", externalIds: [sb.manager.externalId] }), /extra-principal, no-allow/],
+    [
+      "a wrong principal",
+      () => buildTrustPolicy({ principalArn: "arn:aws:iam::999988887777:root", externalIds: [sb.manager.externalId] }),
+      /extra-principal, no-allow/,
+    ],
   ];
 
   it.each(cases)("%s: verify exits 4 with the drift, register refuses with a clear message", async (_name, trust, findings) => {
@@ -143,7 +180,9 @@ describe("a wrong role", () => {
 
   it("extra powers beyond read-only are reported", async () => {
     const readOnly = buildPermissionsPolicy().Statement as PolicyStatement[];
-    const { roleArn } = deploy({ permissions: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "ec2:*", Resource: "*" }, ...readOnly] } });
+    const { roleArn } = deploy({
+      permissions: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "ec2:*", Resource: "*" }, ...readOnly] },
+    });
     const r = await runCli(["verify", ...roleArgs(roleArn), "--output", "json"], env());
     const check = JSON.parse(r.stdout).results[0].checks.permissions;
     expect(check.status).toBe("pass");
@@ -161,7 +200,18 @@ describe("IAM propagation", () => {
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout).results[0].checks.role.status).toBe("pass");
       expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
-      const missing = await runCli(["verify", "--role-arn", roleArn.replace("DeepSecurityCrossAccountRole", "NoSuchRole"), "--deployment-role-name", "OrganizationAccountAccessRole", "--propagation-timeout", "2"], env());
+      const missing = await runCli(
+        [
+          "verify",
+          "--role-arn",
+          roleArn.replace("DeepSecurityCrossAccountRole", "NoSuchRole"),
+          "--deployment-role-name",
+          "OrganizationAccountAccessRole",
+          "--propagation-timeout",
+          "2",
+        ],
+        env(),
+      );
       expect(missing.code).toBe(4);
       expect(missing.stdout).toMatch(/role\s+FAIL\s+.*NoSuchRole does not exist \(waited for IAM to propagate\)/);
     } finally {
@@ -192,19 +242,30 @@ describe("IAM propagation", () => {
 describe("exactly one connector per account", () => {
   it("with 5xx, 429, dropped connections and lost answers during creates", async () => {
     // The manager alone (no assume-role through AWS): this is about the manager's answers.
-    const flaky = { manager: await SandboxManager.start({ failures: { rate5xx: 0.1, rate429: 0.1, dropRate: 0.05, createThenFailRate: 0.2, createThenHangRate: 0.1 }, seed: 11 }) };
+    const flaky = {
+      manager: await SandboxManager.start({
+        failures: { rate5xx: 0.1, rate429: 0.1, dropRate: 0.05, createThenFailRate: 0.2, createThenHangRate: 0.1 },
+        seed: 11,
+      }),
+    };
     try {
       const accounts = Array.from({ length: 24 }, (_, i) => `arn:aws:iam::${400000000000 + i}:role/DeepSecurityCrossAccountRole`);
-      const r = await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--timeout", "1", "--output", "json"], {
-        DS_MANAGER_URL: flaky.manager.url,
-        DS_API_KEY: flaky.manager.keys.admin,
-      }, { timeoutMs: 120_000 });
+      const r = await runCli(
+        ["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--timeout", "1", "--output", "json"],
+        {
+          DS_MANAGER_URL: flaky.manager.url,
+          DS_API_KEY: flaky.manager.keys.admin,
+        },
+        { timeoutMs: 120_000 },
+      );
       const report = JSON.parse(r.stdout);
       expect(report.results.filter((x: { status: string }) => x.status !== "created")).toEqual([]);
       expect(r.code).toBe(0);
       const ids = flaky.manager.connectors.map((c) => c.accountId).sort();
       expect(ids).toEqual(accounts.map((a) => a.split(":")[4]).sort());
-      expect(report.results.some((x: { notes: string[] }) => x.notes.some((n) => /found connector \d+ created by the lost request/.test(n)))).toBe(true);
+      expect(
+        report.results.some((x: { notes: string[] }) => x.notes.some((n) => /found connector \d+ created by the lost request/.test(n))),
+      ).toBe(true);
     } finally {
       await flaky.manager.stop();
     }
@@ -214,7 +275,14 @@ describe("exactly one connector per account", () => {
     const slow = { manager: await SandboxManager.start({ latencyMs: 40 }) };
     try {
       const accounts = Array.from({ length: 40 }, (_, i) => `arn:aws:iam::${500000000000 + i}:role/DeepSecurityCrossAccountRole`);
-      const args = [join(__dirname, "..", "..", "bin", "ds-onboard.js"), "register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--concurrency", "4"];
+      const args = [
+        join(__dirname, "..", "..", "bin", "ds-onboard.js"),
+        "register",
+        ...accounts.flatMap((a) => ["--role-arn", a]),
+        "--no-check-trust",
+        "--concurrency",
+        "4",
+      ];
       const e = { PATH: process.env.PATH, DS_MANAGER_URL: slow.manager.url, DS_API_KEY: slow.manager.keys.admin };
       const child = spawn(process.execPath, args, { env: e, stdio: "ignore" });
       const killedAt = await new Promise<number>((resolve) => {
@@ -228,7 +296,11 @@ describe("exactly one connector per account", () => {
       });
       await new Promise((r) => child.once("close", r));
       expect(killedAt).toBeLessThan(40);
-      const rerun = await runCli(args.slice(1), { DS_MANAGER_URL: slow.manager.url, DS_API_KEY: slow.manager.keys.admin }, { timeoutMs: 60_000 });
+      const rerun = await runCli(
+        args.slice(1),
+        { DS_MANAGER_URL: slow.manager.url, DS_API_KEY: slow.manager.keys.admin },
+        { timeoutMs: 60_000 },
+      );
       expect(rerun.code).toBe(0);
       const ids = slow.manager.connectors.map((c) => c.accountId);
       expect(new Set(ids).size).toBe(ids.length);
@@ -243,13 +315,19 @@ describe("exactly one connector per account", () => {
     try {
       const n = 50;
       const accounts = Array.from({ length: n }, (_, i) => `arn:aws:iam::${600000000000 + i}:role/DeepSecurityCrossAccountRole`);
-      const r = await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust"], { DS_MANAGER_URL: fresh.manager.url, DS_API_KEY: fresh.manager.keys.admin });
+      const r = await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust"], {
+        DS_MANAGER_URL: fresh.manager.url,
+        DS_API_KEY: fresh.manager.keys.admin,
+      });
       expect(r.code).toBe(0);
       expect(fresh.manager.calls.get("GET /awsconnectors")).toBe(1);
       expect(fresh.manager.calls.get("POST /awsconnectors")).toBe(n);
       expect(fresh.manager.totalCalls).toBe(n + 1);
       const again = fresh.manager.totalCalls;
-      await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust"], { DS_MANAGER_URL: fresh.manager.url, DS_API_KEY: fresh.manager.keys.admin });
+      await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust"], {
+        DS_MANAGER_URL: fresh.manager.url,
+        DS_API_KEY: fresh.manager.keys.admin,
+      });
       expect(fresh.manager.totalCalls - again).toBe(1); // a rerun with nothing to do: one list call
     } finally {
       await fresh.manager.stop();
@@ -264,8 +342,15 @@ describe("onboard", () => {
     const r = await runCli(["onboard", ...roleArgs(good.roleArn, bad.roleArn), "--assume-as", verifyAs, "--output", "json"], env());
     expect(r.code).toBe(1);
     const rows = JSON.parse(r.stdout).accounts;
-    expect(rows.find((x: { accountId: string }) => x.accountId === good.accountId)).toMatchObject({ status: "created", connectorId: expect.any(Number) });
-    expect(rows.find((x: { accountId: string }) => x.accountId === bad.accountId)).toMatchObject({ status: "verify failed", failed: expect.stringMatching(/^trust: missing-condition/), fix: expect.any(String) });
+    expect(rows.find((x: { accountId: string }) => x.accountId === good.accountId)).toMatchObject({
+      status: "created",
+      connectorId: expect.any(Number),
+    });
+    expect(rows.find((x: { accountId: string }) => x.accountId === bad.accountId)).toMatchObject({
+      status: "verify failed",
+      failed: expect.stringMatching(/^trust: missing-condition/),
+      fix: expect.any(String),
+    });
     expect(connectorsOf(bad.accountId)).toHaveLength(0);
     const text = await runCli(["onboard", ...roleArgs(good.roleArn), "--assume-as", verifyAs], env());
     expect(text.code).toBe(0);
@@ -292,7 +377,9 @@ describe("demo", () => {
     expect(report.ok).toBe(true);
     expect(report.connectors).toBe(3);
     expect(report.accounts.map((a: { status: string }) => a.status)).toEqual(["created", "created", "created"]);
-    expect(report.verify.every((v: { checks: Record<string, { status: string }> }) => Object.values(v.checks).every((c) => c.status === "pass"))).toBe(true);
+    expect(
+      report.verify.every((v: { checks: Record<string, { status: string }> }) => Object.values(v.checks).every((c) => c.status === "pass")),
+    ).toBe(true);
     expect(r.stderr).toMatch(/stands in for `cdktf deploy`/);
     expect(Date.now() - started).toBeLessThan(30_000);
   });

@@ -43,7 +43,10 @@ describe("iam-simulate proof of a migration window", () => {
 describe("iam-simulate proof of the Deny guard", () => {
   it("the guard denies explicitly what a broader Allow would let in", async () => {
     const guarded = buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [ID], denyWithoutExternalId: true });
-    const broadened = { ...guarded, Statement: [...(guarded.Statement as object[]), { Effect: "Allow", Principal: { AWS: WS_ROOT }, Action: "sts:AssumeRole" }] };
+    const broadened = {
+      ...guarded,
+      Statement: [...(guarded.Statement as object[]), { Effect: "Allow", Principal: { AWS: WS_ROOT }, Action: "sts:AssumeRole" }],
+    };
     expect(await simulateAssumeRole(broadened, { caller: WS_CALLER, externalId: ID })).toBe("Allowed");
     expect(await simulateAssumeRole(broadened, { caller: WS_CALLER })).toBe("ExplicitlyDenied");
     expect(await simulateAssumeRole(broadened, { caller: WS_CALLER, externalId: "wrong-id-value" })).toBe("ExplicitlyDenied");

@@ -51,14 +51,29 @@ const mutations: { name: string; mutate: (s: PolicyStatement) => PolicyStatement
   { name: "drop the condition", mutate: ({ Condition: _c, ...s }) => s as PolicyStatement, code: "missing-condition" },
   { name: "widen the principal to *", mutate: (s) => ({ ...s, Principal: "*" }), code: "wildcard-principal" },
   { name: "widen the principal to AWS *", mutate: (s) => ({ ...s, Principal: { AWS: "*" } }), code: "wildcard-principal" },
-  { name: "add a principal", mutate: (s) => ({ ...s, Principal: { AWS: [String((s.Principal as { AWS: string }).AWS), "arn:aws:iam::999999999999:root"] } }), code: "extra-principal" },
-  { name: "a wildcard ID with StringLike", mutate: (s) => ({ ...s, Condition: { StringLike: { "sts:ExternalId": "*" } } }), code: "string-like-wildcard" },
+  {
+    name: "add a principal",
+    mutate: (s) => ({ ...s, Principal: { AWS: [String((s.Principal as { AWS: string }).AWS), "arn:aws:iam::999999999999:root"] } }),
+    code: "extra-principal",
+  },
+  {
+    name: "a wildcard ID with StringLike",
+    mutate: (s) => ({ ...s, Condition: { StringLike: { "sts:ExternalId": "*" } } }),
+    code: "string-like-wildcard",
+  },
   { name: "IfExists", mutate: (s) => ({ ...s, Condition: { StringEqualsIfExists: s.Condition!.StringEquals } }), code: "if-exists" },
   { name: "ignore case", mutate: (s) => ({ ...s, Condition: { StringEqualsIgnoreCase: s.Condition!.StringEquals } }), code: "ignore-case" },
   { name: "a wildcard action", mutate: (s) => ({ ...s, Action: "sts:*" }), code: "extra-action" },
   { name: "another action", mutate: (s) => ({ ...s, Action: ["sts:AssumeRole", "sts:TagSession"] }), code: "extra-action" },
   { name: "NotAction", mutate: ({ Action: _a, ...s }) => ({ ...s, NotAction: "iam:*" }) as PolicyStatement, code: "not-action" },
-  { name: "an extra ID", mutate: (s) => ({ ...s, Condition: { StringEquals: { "sts:ExternalId": [String(s.Condition!.StringEquals["sts:ExternalId"]), "extra-id-00"] } } }), code: "unexpected-external-id" },
+  {
+    name: "an extra ID",
+    mutate: (s) => ({
+      ...s,
+      Condition: { StringEquals: { "sts:ExternalId": [String(s.Condition!.StringEquals["sts:ExternalId"]), "extra-id-00"] } },
+    }),
+    code: "unexpected-external-id",
+  },
 ];
 
 describe("mutated policies", () => {

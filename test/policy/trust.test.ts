@@ -28,41 +28,128 @@ const cases: Case[] = [
   ["the condition key in other letter case", doc(allow({ Condition: { StringEquals: { "STS:externalid": ID } } })), []],
   ["ForAnyValue:StringEquals", doc(allow({ Condition: { "ForAnyValue:StringEquals": { "sts:ExternalId": ID } } })), []],
   ["StringLike without wildcards", doc(allow({ Condition: { StringLike: { "sts:ExternalId": ID } } })), []],
-  ["an extra narrowing condition", doc(allow({ Condition: { StringEquals: { "sts:ExternalId": ID }, Bool: { "aws:SecureTransport": "true" } } })), []],
-  ["IfExists alongside a StringEquals that pins the ID", doc(allow({ Condition: { StringEquals: { "sts:ExternalId": ID }, StringLikeIfExists: { "sts:ExternalId": "*" } } })), []],
-  ["two IDs in a migration window", doc(allow({ Condition: { StringEquals: { "sts:ExternalId": [ID, OLD] } } })), [], { principalArn: WS, externalIds: [ID, OLD] }],
-  ["two IDs in two statements", doc(allow(), allow({ Condition: { StringEquals: { "sts:ExternalId": OLD } } })), [], { principalArn: WS, externalIds: [ID, OLD] }],
-  ["the built policy with its Deny guard, when a guard is required", buildTrustPolicy({ principalArn: WS, externalIds: [ID], denyWithoutExternalId: true }), [], { ...expect1, requireDenyGuard: true }],
-  ["a broad Allow closed by a Deny guard", doc(allow({ Condition: undefined }), { Effect: "Deny", Principal: "*", Action: "sts:AssumeRole", Condition: { StringNotEquals: { "sts:ExternalId": ID } } }), []],
+  [
+    "an extra narrowing condition",
+    doc(allow({ Condition: { StringEquals: { "sts:ExternalId": ID }, Bool: { "aws:SecureTransport": "true" } } })),
+    [],
+  ],
+  [
+    "IfExists alongside a StringEquals that pins the ID",
+    doc(allow({ Condition: { StringEquals: { "sts:ExternalId": ID }, StringLikeIfExists: { "sts:ExternalId": "*" } } })),
+    [],
+  ],
+  [
+    "two IDs in a migration window",
+    doc(allow({ Condition: { StringEquals: { "sts:ExternalId": [ID, OLD] } } })),
+    [],
+    { principalArn: WS, externalIds: [ID, OLD] },
+  ],
+  [
+    "two IDs in two statements",
+    doc(allow(), allow({ Condition: { StringEquals: { "sts:ExternalId": OLD } } })),
+    [],
+    { principalArn: WS, externalIds: [ID, OLD] },
+  ],
+  [
+    "the built policy with its Deny guard, when a guard is required",
+    buildTrustPolicy({ principalArn: WS, externalIds: [ID], denyWithoutExternalId: true }),
+    [],
+    { ...expect1, requireDenyGuard: true },
+  ],
+  [
+    "a broad Allow closed by a Deny guard",
+    doc(allow({ Condition: undefined }), {
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sts:AssumeRole",
+      Condition: { StringNotEquals: { "sts:ExternalId": ID } },
+    }),
+    [],
+  ],
 
   ["no condition", doc(allow({ Condition: undefined })), ["missing-condition"]],
-  ["a condition on another key only", doc(allow({ Condition: { StringEquals: { "aws:PrincipalAccount": "147995105371" } } })), ["missing-condition"]],
+  [
+    "a condition on another key only",
+    doc(allow({ Condition: { StringEquals: { "aws:PrincipalAccount": "147995105371" } } })),
+    ["missing-condition"],
+  ],
   ["Principal *", doc(allow({ Principal: "*" })), ["wildcard-principal"]],
   ["Principal AWS *", doc(allow({ Principal: { AWS: "*" } })), ["wildcard-principal"]],
   ["a wildcard in the principal ARN", doc(allow({ Principal: { AWS: "arn:aws:iam::*:root" } })), ["wildcard-principal"]],
   ["an extra principal", doc(allow({ Principal: { AWS: [WS, "arn:aws:iam::999988887777:root"] } })), ["extra-principal"]],
-  ["a service principal beside the manager", doc(allow(), { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }), ["extra-principal"]],
+  [
+    "a service principal beside the manager",
+    doc(allow(), { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }),
+    ["extra-principal"],
+  ],
   ["another account only", doc(allow({ Principal: { AWS: "arn:aws:iam::999988887777:root" } })), ["extra-principal", "no-allow"]],
-  ["NotPrincipal", doc({ Effect: "Allow", NotPrincipal: { AWS: "arn:aws:iam::999988887777:root" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "sts:ExternalId": ID } } }), ["not-principal"]],
+  [
+    "NotPrincipal",
+    doc({
+      Effect: "Allow",
+      NotPrincipal: { AWS: "arn:aws:iam::999988887777:root" },
+      Action: "sts:AssumeRole",
+      Condition: { StringEquals: { "sts:ExternalId": ID } },
+    }),
+    ["not-principal"],
+  ],
   ["StringLike with a wildcard", doc(allow({ Condition: { StringLike: { "sts:ExternalId": "tenant-*" } } })), ["string-like-wildcard"]],
   ["StringEqualsIfExists", doc(allow({ Condition: { StringEqualsIfExists: { "sts:ExternalId": ID } } })), ["if-exists"]],
-  ["a Null test that admits no ID", doc(allow({ Condition: { Null: { "sts:ExternalId": "true" } } })), ["null-test", "missing-external-id"]],
+  [
+    "a Null test that admits no ID",
+    doc(allow({ Condition: { Null: { "sts:ExternalId": "true" } } })),
+    ["null-test", "missing-external-id"],
+  ],
   ["StringEqualsIgnoreCase", doc(allow({ Condition: { StringEqualsIgnoreCase: { "sts:ExternalId": ID } } })), ["ignore-case"]],
-  ["StringNotEquals in an Allow", doc(allow({ Condition: { StringNotEquals: { "sts:ExternalId": "something-else" } } })), ["negated-condition"]],
+  [
+    "StringNotEquals in an Allow",
+    doc(allow({ Condition: { StringNotEquals: { "sts:ExternalId": "something-else" } } })),
+    ["negated-condition"],
+  ],
   ["ForAllValues:StringEquals", doc(allow({ Condition: { "ForAllValues:StringEquals": { "sts:ExternalId": ID } } })), ["for-all-values"]],
   ["a Deny guard expected but missing", doc(allow()), ["missing-deny"], { ...expect1, requireDenyGuard: true }],
-  ["a Deny guard on another key does not count", doc(allow(), { Effect: "Deny", Principal: "*", Action: "sts:AssumeRole", Condition: { Bool: { "aws:SecureTransport": "false" } } }), ["missing-deny"], { ...expect1, requireDenyGuard: true }],
+  [
+    "a Deny guard on another key does not count",
+    doc(allow(), { Effect: "Deny", Principal: "*", Action: "sts:AssumeRole", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+    ["missing-deny"],
+    { ...expect1, requireDenyGuard: true },
+  ],
   ["an extra action", doc(allow({ Action: ["sts:AssumeRole", "sts:TagSession"] })), ["extra-action"]],
   ["sts:* grants more than AssumeRole", doc(allow({ Action: "sts:*" })), ["extra-action"]],
   ["Action *", doc(allow({ Action: "*" })), ["extra-action"]],
-  ["NotAction", doc({ Effect: "Allow", Principal: { AWS: WS }, NotAction: "iam:*", Condition: { StringEquals: { "sts:ExternalId": ID } } }), ["not-action"]],
-  ["a wrong external ID", doc(allow({ Condition: { StringEquals: { "sts:ExternalId": OLD } } })), ["missing-external-id", "unexpected-external-id"]],
-  ["an old ID still accepted after the migration", doc(allow({ Condition: { StringEquals: { "sts:ExternalId": [ID, OLD] } } })), ["unexpected-external-id"]],
+  [
+    "NotAction",
+    doc({ Effect: "Allow", Principal: { AWS: WS }, NotAction: "iam:*", Condition: { StringEquals: { "sts:ExternalId": ID } } }),
+    ["not-action"],
+  ],
+  [
+    "a wrong external ID",
+    doc(allow({ Condition: { StringEquals: { "sts:ExternalId": OLD } } })),
+    ["missing-external-id", "unexpected-external-id"],
+  ],
+  [
+    "an old ID still accepted after the migration",
+    doc(allow({ Condition: { StringEquals: { "sts:ExternalId": [ID, OLD] } } })),
+    ["unexpected-external-id"],
+  ],
   ["only one of the two migration IDs", doc(allow()), ["missing-external-id"], { principalArn: WS, externalIds: [ID, OLD] }],
-  ["a Deny guard that drops the tenant ID", doc(allow(), { Effect: "Deny", Principal: { AWS: "*" }, Action: "sts:AssumeRole", Condition: { StringNotEquals: { "sts:ExternalId": OLD } } }), ["missing-external-id"]],
+  [
+    "a Deny guard that drops the tenant ID",
+    doc(allow(), {
+      Effect: "Deny",
+      Principal: { AWS: "*" },
+      Action: "sts:AssumeRole",
+      Condition: { StringNotEquals: { "sts:ExternalId": OLD } },
+    }),
+    ["missing-external-id"],
+  ],
   ["an unconditional Deny", doc(allow(), { Effect: "Deny", Principal: "*", Action: "sts:AssumeRole" }), ["denied"]],
   ["sts:AssumeRole for another action only", doc(allow({ Action: "sts:TagSession" })), ["extra-action", "no-allow"]],
-  ["a role principal when the account root is intended", doc(allow({ Principal: { AWS: "arn:aws:iam::147995105371:role/Other" } })), ["extra-principal", "no-allow"]],
+  [
+    "a role principal when the account root is intended",
+    doc(allow({ Principal: { AWS: "arn:aws:iam::147995105371:role/Other" } })),
+    ["extra-principal", "no-allow"],
+  ],
   ["not JSON", "{not json", ["invalid-document"]],
   ["no Statement", { Version: "2012-10-17" }, ["invalid-document"]],
   ["a bad Effect", doc({ Effect: "Maybe", Principal: { AWS: WS }, Action: "sts:AssumeRole" }), ["invalid-document"]],
@@ -103,7 +190,9 @@ describe("checkTrustPolicy", () => {
   it("compares account-ID principals in the intended principal's partition", () => {
     const gov = "arn:aws-us-gov:iam::123456789012:root";
     expect(checkTrustPolicy(doc(allow({ Principal: { AWS: "123456789012" } })), { principalArn: gov, externalIds: [ID] }).ok).toBe(true);
-    expect(checkTrustPolicy(doc(allow({ Principal: { AWS: "arn:aws:iam::123456789012:root" } })), { principalArn: gov, externalIds: [ID] }).ok).toBe(false);
+    expect(
+      checkTrustPolicy(doc(allow({ Principal: { AWS: "arn:aws:iam::123456789012:root" } })), { principalArn: gov, externalIds: [ID] }).ok,
+    ).toBe(false);
   });
 });
 
@@ -112,7 +201,13 @@ describe("buildTrustPolicy", () => {
     expect(buildTrustPolicy({ principalArn: WS, externalIds: [ID] })).toEqual({
       Version: "2012-10-17",
       Statement: [
-        { Sid: "DeepSecurityManagerAssumeRole", Effect: "Allow", Principal: { AWS: WS }, Action: "sts:AssumeRole", Condition: { StringEquals: { "sts:ExternalId": ID } } },
+        {
+          Sid: "DeepSecurityManagerAssumeRole",
+          Effect: "Allow",
+          Principal: { AWS: WS },
+          Action: "sts:AssumeRole",
+          Condition: { StringEquals: { "sts:ExternalId": ID } },
+        },
       ],
     });
   });

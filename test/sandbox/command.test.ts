@@ -7,8 +7,12 @@ import { runCli } from "../helpers/cli";
 const BIN = join(__dirname, "..", "..", "bin", "ds-onboard.js");
 
 /** Starts `ds-onboard sandbox` with these flags; returns its JSON description and a stop function. */
-async function sandbox(args: string[]): Promise<{ info: { managerUrl: string; env: Record<string, string> }; stderr: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, "sandbox", "--port", "0", "--aws-port", "0", "--output", "json", ...args], { env: { PATH: process.env.PATH } });
+async function sandbox(
+  args: string[],
+): Promise<{ info: { managerUrl: string; env: Record<string, string> }; stderr: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, "sandbox", "--port", "0", "--aws-port", "0", "--output", "json", ...args], {
+    env: { PATH: process.env.PATH },
+  });
   let out = "";
   let err = "";
   child.stderr.on("data", (d) => (err += d));
@@ -40,15 +44,31 @@ describe("ds-onboard sandbox", () => {
     const config = join(__dirname, "..", "..", "examples", "demo", "ds-onboard.yaml");
     const synth = await runCli(["synth", "--config", config, "--out", out], { DS_EXTERNAL_ID: "sandbox-tenant-id-1" });
     expect(synth.code).toBe(0);
-    const sb = await sandbox(["--tenant-external-id", "sandbox-tenant-id-1", "--load", out, "--legacy-connector", "arn:aws:iam::111111111111:role/DeepSecurityCrossAccountRole=old-user-defined-id"]);
+    const sb = await sandbox([
+      "--tenant-external-id",
+      "sandbox-tenant-id-1",
+      "--load",
+      out,
+      "--legacy-connector",
+      "arn:aws:iam::111111111111:role/DeepSecurityCrossAccountRole=old-user-defined-id",
+    ]);
     try {
-      expect(sb.stderr()).toMatch(/loaded 1 role\(s\) from .*deep-security-roles-111111111111\/cdk\.tf\.json \(standing in for cdktf deploy\)/);
+      expect(sb.stderr()).toMatch(
+        /loaded 1 role\(s\) from .*deep-security-roles-111111111111\/cdk\.tf\.json \(standing in for cdktf deploy\)/,
+      );
       expect(sb.stderr()).toMatch(/added legacy connector 1 .*\(user-defined external ID \*\*\*\*d-id\)/);
       const verify = await runCli(["verify", "--config", config, "--output", "json"], sb.info.env);
       expect(verify.code).toBe(0);
       expect(JSON.parse(verify.stdout).results).toHaveLength(3);
-      const discover = await runCli(["migrate-external-id", "discover", "--config", config, "--state", join(out, "..", "m.json"), "--output", "json"], sb.info.env);
-      expect(JSON.parse(discover.stdout).accounts.map((a: { classification: string }) => a.classification)).toEqual(["migrated", "migrated", "migrated"]);
+      const discover = await runCli(
+        ["migrate-external-id", "discover", "--config", config, "--state", join(out, "..", "m.json"), "--output", "json"],
+        sb.info.env,
+      );
+      expect(JSON.parse(discover.stdout).accounts.map((a: { classification: string }) => a.classification)).toEqual([
+        "migrated",
+        "migrated",
+        "migrated",
+      ]);
     } finally {
       await sb.stop();
     }

@@ -13,7 +13,10 @@ const connect = (s: SandboxManager, retry = { maxAttempts: 1 }) => {
 afterAll(() => Promise.all(clients.map((c) => c.close())));
 
 async function call(s: SandboxManager, path: string, init: RequestInit = {}) {
-  return fetch(`${s.url}${path}`, { ...init, headers: { "api-version": "v1", "api-secret-key": s.keys.admin, "content-type": "application/json", ...(init.headers ?? {}) } });
+  return fetch(`${s.url}${path}`, {
+    ...init,
+    headers: { "api-version": "v1", "api-secret-key": s.keys.admin, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
 }
 
 describe("sandbox manager", () => {
@@ -43,7 +46,9 @@ describe("sandbox manager", () => {
   it("rate-limits with 429 and Retry-After", async () => {
     const s = await SandboxManager.start({ rateLimit: 5 });
     try {
-      const statuses = await Promise.all(Array.from({ length: 12 }, () => call(s, "/apikeys/current").then((r) => [r.status, r.headers.get("retry-after")])));
+      const statuses = await Promise.all(
+        Array.from({ length: 12 }, () => call(s, "/apikeys/current").then((r) => [r.status, r.headers.get("retry-after")])),
+      );
       // A bucket of 5 tokens, refilled at 5/s while the 12 requests arrive: 5, or 6 on a slow machine.
       expect(statuses.filter(([st]) => st === 200).length).toBeGreaterThanOrEqual(5);
       expect(statuses.filter(([st]) => st === 200).length).toBeLessThanOrEqual(6);
@@ -67,16 +72,26 @@ describe("sandbox manager", () => {
   it("validates connectors as the manager does and runs the assume-role check", async () => {
     const refused = new Set(["arn:aws:iam::999999999999:role/Broken"]);
     const s = await SandboxManager.start({
-      assumeRole: async (arn, externalId) => (refused.has(arn) ? { ok: false, message: "AccessDenied" } : externalId ? { ok: true } : { ok: false, message: "no ID" }),
+      assumeRole: async (arn, externalId) =>
+        refused.has(arn) ? { ok: false, message: "AccessDenied" } : externalId ? { ok: true } : { ok: false, message: "no ID" },
     });
     try {
       const bad = await call(s, "/awsconnectors", { method: "POST", body: JSON.stringify({ displayName: "x" }) });
       expect(bad.status).toBe(400);
-      const wrongArn = await call(s, "/awsconnectors", { method: "POST", body: JSON.stringify({ crossAccountRoleArn: "arn:aws:iam::1:role/x" }) });
+      const wrongArn = await call(s, "/awsconnectors", {
+        method: "POST",
+        body: JSON.stringify({ crossAccountRoleArn: "arn:aws:iam::1:role/x" }),
+      });
       expect(wrongArn.status).toBe(400);
-      const mismatch = await call(s, "/awsconnectors", { method: "POST", body: JSON.stringify({ accountId: "111111111111", crossAccountRoleArn: "arn:aws:iam::222222222222:role/x" }) });
+      const mismatch = await call(s, "/awsconnectors", {
+        method: "POST",
+        body: JSON.stringify({ accountId: "111111111111", crossAccountRoleArn: "arn:aws:iam::222222222222:role/x" }),
+      });
       expect(mismatch.status).toBe(400);
-      const broken = await call(s, "/awsconnectors", { method: "POST", body: JSON.stringify({ crossAccountRoleArn: "arn:aws:iam::999999999999:role/Broken" }) });
+      const broken = await call(s, "/awsconnectors", {
+        method: "POST",
+        body: JSON.stringify({ crossAccountRoleArn: "arn:aws:iam::999999999999:role/Broken" }),
+      });
       expect(broken.status).toBe(400);
       expect(((await broken.json()) as { message: string }).message).toMatch(/Unable to assume the cross account role .*AccessDenied/);
       expect(s.connectors).toEqual([]);
@@ -93,10 +108,16 @@ describe("sandbox manager", () => {
     ];
     const ids = (c: ReturnType<typeof search>) => c.map((x) => x.ID);
     expect(ids(search(all, { searchCriteria: [{ fieldName: "accountId", stringValue: "222222222222" }] }))).toEqual([2]);
-    expect(ids(search(all, { searchCriteria: [{ fieldName: "displayName", stringTest: "not-equal", stringValue: "dev" }] }))).toEqual([1, 2]);
-    expect(ids(search(all, { searchCriteria: [{ fieldName: "displayName", stringValue: "prod-%", stringWildcards: true }] }))).toEqual([1, 2]);
+    expect(ids(search(all, { searchCriteria: [{ fieldName: "displayName", stringTest: "not-equal", stringValue: "dev" }] }))).toEqual([
+      1, 2,
+    ]);
+    expect(ids(search(all, { searchCriteria: [{ fieldName: "displayName", stringValue: "prod-%", stringWildcards: true }] }))).toEqual([
+      1, 2,
+    ]);
     expect(ids(search(all, { searchCriteria: [{ fieldName: "displayName", stringValue: "prod-%", stringWildcards: false }] }))).toEqual([]);
-    expect(ids(search(all, { searchCriteria: [{ fieldName: "lastSyncTime", numericTest: "greater-than", numericValue: 15 }] }))).toEqual([2, 3]);
+    expect(ids(search(all, { searchCriteria: [{ fieldName: "lastSyncTime", numericTest: "greater-than", numericValue: 15 }] }))).toEqual([
+      2, 3,
+    ]);
     expect(ids(search(all, { searchCriteria: [{ fieldName: "workspacesEnabled", booleanTest: true }] }))).toEqual([1]);
     expect(ids(search(all, { searchCriteria: [{ idTest: "less-than-or-equal", idValue: 2 }] }))).toEqual([1, 2]);
     expect(ids(search(all, { maxItems: 1 }))).toEqual([1]);

@@ -4,7 +4,7 @@
  * message (the fragment), the right exit code, no stack trace, and leave nothing half-written.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,16 +32,26 @@ beforeAll(async () => {
       res.end(body);
     };
     switch (how) {
-      case "shape": return send(200, JSON.stringify({ externalID: "wrongly-cased" }));
-      case "empty": return send(200, "");
-      case "html": return send(200, "<html><body>Sign in to continue</body></html>", "text/html");
-      case "html500": return send(500, "<html><h1>500 Internal Server Error</h1></html>", "text/html");
-      case "array": return send(200, "[1, 2, 3]");
-      case "badjson": return send(200, '{"externalId": ');
-      case "h401": return send(401, "<html>Unauthorized</html>", "text/html");
-      case "h403": return send(403, "");
-      case "h404": return send(404, "<html>Not Found</html>", "text/html");
-      case "h503": return send(503, '{"message": "Service Unavailable"}');
+      case "shape":
+        return send(200, JSON.stringify({ externalID: "wrongly-cased" }));
+      case "empty":
+        return send(200, "");
+      case "html":
+        return send(200, "<html><body>Sign in to continue</body></html>", "text/html");
+      case "html500":
+        return send(500, "<html><h1>500 Internal Server Error</h1></html>", "text/html");
+      case "array":
+        return send(200, "[1, 2, 3]");
+      case "badjson":
+        return send(200, '{"externalId": ');
+      case "h401":
+        return send(401, "<html>Unauthorized</html>", "text/html");
+      case "h403":
+        return send(403, "");
+      case "h404":
+        return send(404, "<html>Not Found</html>", "text/html");
+      case "h503":
+        return send(503, '{"message": "Service Unavailable"}');
       case "huge":
         res.writeHead(200, { "content-type": "application/json", "content-length": String(40 * 1024 * 1024) });
         res.write("{");
@@ -52,7 +62,8 @@ beforeAll(async () => {
         const timer = setInterval(() => res.write(" "), 2500);
         return void res.on("close", () => clearInterval(timer));
       }
-      default: return send(404, "{}");
+      default:
+        return send(404, "{}");
     }
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -68,28 +79,80 @@ const CONFIG_CASES: [string, string, RegExp][] = [
   ["invalid YAML", "accounts: [\n  - x", /line \d+, column \d+: is not valid YAML/],
   ["invalid JSON", '{"accounts": [', /is not valid/],
   ["a list at the top", "- 1\n- 2", /not a mapping of keys to values/],
-  ["a numeric account ID", stringify({ ...good, accounts: [{ accountId: 111122223333 }] }), /accounts\[0\]\.accountId: expected string, got number\. Quote the value/],
-  ["a short account ID", stringify({ ...good, accounts: [{ accountId: "1234" }] }), /accounts\[0\]\.accountId: is not a 12-digit AWS account ID/],
-  ["a duplicate account", stringify({ ...good, accounts: [{ accountId: "111122223333" }, { accountId: "111122223333" }] }), /accounts\[1\]\.accountId: 111122223333 is listed already at accounts\[0\]/],
+  [
+    "a numeric account ID",
+    stringify({ ...good, accounts: [{ accountId: 111122223333 }] }),
+    /accounts\[0\]\.accountId: expected string, got number\. Quote the value/,
+  ],
+  [
+    "a short account ID",
+    stringify({ ...good, accounts: [{ accountId: "1234" }] }),
+    /accounts\[0\]\.accountId: is not a 12-digit AWS account ID/,
+  ],
+  [
+    "a duplicate account",
+    stringify({ ...good, accounts: [{ accountId: "111122223333" }, { accountId: "111122223333" }] }),
+    /accounts\[1\]\.accountId: 111122223333 is listed already at accounts\[0\]/,
+  ],
   ["an unknown key", stringify({ ...good, acounts: [] }), /\(top level\): has unknown key "acounts"/],
-  ["an unknown account key", stringify({ ...good, accounts: [{ accountId: "111122223333", name: "x" }] }), /accounts\[0\]: has unknown key "name"/],
-  ["the API key in the config", stringify({ ...good, manager: { apiKey: "1:abc" } }), /manager: has "apiKey": the API key never goes in the config/],
-  ["a bad deployment role ARN", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::111122223333:user/x" }] }), /accounts\[0\]\.deploymentRoleArn: .*names a user; expected a role/],
-  ["a deployment role in another account", stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::444455556666:role/x" }] }), /is a role in another account than 111122223333/],
+  [
+    "an unknown account key",
+    stringify({ ...good, accounts: [{ accountId: "111122223333", name: "x" }] }),
+    /accounts\[0\]: has unknown key "name"/,
+  ],
+  [
+    "the API key in the config",
+    stringify({ ...good, manager: { apiKey: "1:abc" } }),
+    /manager: has "apiKey": the API key never goes in the config/,
+  ],
+  [
+    "a bad deployment role ARN",
+    stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::111122223333:user/x" }] }),
+    /accounts\[0\]\.deploymentRoleArn: .*names a user; expected a role/,
+  ],
+  [
+    "a deployment role in another account",
+    stringify({ ...good, accounts: [{ accountId: "111122223333", deploymentRoleArn: "arn:aws:iam::444455556666:role/x" }] }),
+    /is a role in another account than 111122223333/,
+  ],
   ["a bad external ID literal", stringify({ ...good, externalId: "has space" }), /externalId: is neither a source .* contains " "/],
   ["an empty ssm: location", stringify({ ...good, externalId: "ssm:" }), /externalId: names no ssm location/],
-  ["a bad principal account", stringify({ ...good, manager: { principal: { type: "on-premises", accountId: "12" } } }), /manager\.principal\.accountId: is not a 12-digit/],
+  [
+    "a bad principal account",
+    stringify({ ...good, manager: { principal: { type: "on-premises", accountId: "12" } } }),
+    /manager\.principal\.accountId: is not a 12-digit/,
+  ],
   ["an unknown principal type", stringify({ ...good, manager: { principal: { type: "vendor" } } }), /manager\.principal/],
-  ["an on-premises manager without a principal", stringify({ ...good, manager: { product: "deep-security-manager" } }), /manager\.principal: is required for an on-premises Deep Security Manager/],
+  [
+    "an on-premises manager without a principal",
+    stringify({ ...good, manager: { product: "deep-security-manager" } }),
+    /manager\.principal: is required for an on-premises Deep Security Manager/,
+  ],
   ["a bad manager URL", stringify({ ...good, manager: { url: "dsm:4119" } }), /manager\.url/],
-  ["an unknown layout", stringify({ ...good, deployment: { layout: "per-region" } }), /deployment\.layout: is "per-region"\. Use one of "single-stack", "stack-per-account"/],
+  [
+    "an unknown layout",
+    stringify({ ...good, deployment: { layout: "per-region" } }),
+    /deployment\.layout: is "per-region"\. Use one of "single-stack", "stack-per-account"/,
+  ],
   ["a bad region", stringify({ ...good, deployment: { region: "Frankfurt" } }), /deployment\.region: is not an AWS region name/],
   ["a bad role path", stringify({ ...good, role: { path: "security" } }), /role\.path: .*is not a valid IAM path/],
   ["a session too long", stringify({ ...good, role: { maxSessionDurationSeconds: 99999 } }), /role\.maxSessionDurationSeconds: is too big/],
-  ["a wrong type for includeWorkspaces", stringify({ ...good, role: { includeWorkspaces: "no" } }), /role\.includeWorkspaces: expected boolean, got string/],
-  ["roleName and roleNamePrefix", stringify({ ...good, role: { roleName: "a", roleNamePrefix: "b" } }), /role\.roleName: is set together with roleNamePrefix/],
+  [
+    "a wrong type for includeWorkspaces",
+    stringify({ ...good, role: { includeWorkspaces: "no" } }),
+    /role\.includeWorkspaces: expected boolean, got string/,
+  ],
+  [
+    "roleName and roleNamePrefix",
+    stringify({ ...good, role: { roleName: "a", roleNamePrefix: "b" } }),
+    /role\.roleName: is set together with roleNamePrefix/,
+  ],
   ["no accounts at all", stringify({ externalId: "literal-tenant-id" }), /accounts: no accounts: list them/],
-  ["a bad OU ID", stringify({ externalId: "literal-tenant-id", organizations: { includeOus: ["Workloads"] } }), /organizations\.includeOus\[0\]: is not an organization root/],
+  [
+    "a bad OU ID",
+    stringify({ externalId: "literal-tenant-id", organizations: { includeOus: ["Workloads"] } }),
+    /organizations\.includeOus\[0\]: is not an organization root/,
+  ],
 ];
 
 interface Case {
@@ -102,7 +165,9 @@ interface Case {
   untouched?: () => string[];
 }
 
-const manager = (how: string, ...args: string[]): Case["args"] => () => ["external-id", "get", "--manager-url", `${base}/${how}/api`, "--timeout", "1", ...args];
+const manager =
+  (how: string, ...args: string[]): Case["args"] =>
+  () => ["external-id", "get", "--manager-url", `${base}/${how}/api`, "--timeout", "1", ...args];
 const key = () => ({ DS_API_KEY: "corpus-key-0000" });
 const sb = () => ({ DS_MANAGER_URL: sandbox.sandbox.url, DS_API_KEY: sandbox.sandbox.keys.admin });
 const out = (name: string) => join(dir, `out-${name}`);
@@ -113,62 +178,310 @@ const CASES: Case[] = [
   { name: "an unknown option", args: () => ["external-id", "get", "--stor", "file:x"], code: 2, fragment: /Unknown argument/ },
   { name: "a bad --output", args: () => ["doctor", "--output", "yaml"], code: 2, fragment: /Invalid values:[\s\S]*output/ },
   { name: "a bad --auth", args: () => ["doctor", "--auth", "basic"], code: 2, fragment: /Invalid values:[\s\S]*auth/ },
-  { name: "a bad retrieval action", args: () => ["external-id", "retrieval", "toggle"], code: 2, fragment: /Choices: "status", "enable", "disable", "reset"/ },
+  {
+    name: "a bad retrieval action",
+    args: () => ["external-id", "retrieval", "toggle"],
+    code: 2,
+    fragment: /Choices: "status", "enable", "disable", "reset"/,
+  },
   { name: "synth without --config", args: () => ["synth"], code: 2, fragment: /Missing required argument: config/ },
-  { name: "verify without roles", args: () => ["verify"], env: sb, code: 2, fragment: /Name the roles: --config <file> or --role-arn <arn>/ },
-  { name: "--config with --role-arn", args: () => ["register", "--config", goodConfig, "--role-arn", "arn:aws:iam::111122223333:role/x"], env: sb, code: 2, fragment: /Give --config or --role-arn, not both/ },
-  { name: "init without accounts (no terminal)", args: () => ["init", join(dir, "init-none")], code: 2, fragment: /Name the accounts: --account <id>/, untouched: () => [join(dir, "init-none")] },
-  { name: "a bad migration phase", args: () => ["migrate-external-id", "shrink"], code: 2, fragment: /Choices: "discover", "plan", "widen", "switch", "narrow"/ },
-  { name: "a migration phase out of order", args: () => ["migrate-external-id", "switch", "--config", goodConfig, "--state", join(dir, "none.json")], env: sb, code: 2, fragment: /no migration state yet\. Run `ds-onboard migrate-external-id discover` first/ },
-  { name: "a sandbox failure share over 1", args: () => ["sandbox", "--fail-5xx", "2"], code: 2, fragment: /--fail-5xx: 2 is not a share between 0 and 1/ },
+  {
+    name: "verify without roles",
+    args: () => ["verify"],
+    env: sb,
+    code: 2,
+    fragment: /Name the roles: --config <file> or --role-arn <arn>/,
+  },
+  {
+    name: "--config with --role-arn",
+    args: () => ["register", "--config", goodConfig, "--role-arn", "arn:aws:iam::111122223333:role/x"],
+    env: sb,
+    code: 2,
+    fragment: /Give --config or --role-arn, not both/,
+  },
+  {
+    name: "init without accounts (no terminal)",
+    args: () => ["init", join(dir, "init-none")],
+    code: 2,
+    fragment: /Name the accounts: --account <id>/,
+    untouched: () => [join(dir, "init-none")],
+  },
+  {
+    name: "a bad migration phase",
+    args: () => ["migrate-external-id", "shrink"],
+    code: 2,
+    fragment: /Choices: "discover", "plan", "widen", "switch", "narrow"/,
+  },
+  {
+    name: "a migration phase out of order",
+    args: () => ["migrate-external-id", "switch", "--config", goodConfig, "--state", join(dir, "none.json")],
+    env: sb,
+    code: 2,
+    fragment: /no migration state yet\. Run `ds-onboard migrate-external-id discover` first/,
+  },
+  {
+    name: "a sandbox failure share over 1",
+    args: () => ["sandbox", "--fail-5xx", "2"],
+    code: 2,
+    fragment: /--fail-5xx: 2 is not a share between 0 and 1/,
+  },
   // external IDs
-  { name: "an external ID of one character", args: () => ["external-id", "get", "--external-id", "x"], code: 2, fragment: /is 1 characters long; AWS accepts 2 to 1,224/ },
-  { name: "an external ID of 1,225 characters", args: () => ["external-id", "get", "--external-id", "a".repeat(1225)], code: 2, fragment: /is 1225 characters long/ },
-  { name: "an external ID with a space", args: () => ["external-id", "get", "--external-id", "ab cd"], code: 2, fragment: /contains " " at position 3/ },
-  { name: "an external ID with a quote", args: () => ["external-id", "get"], env: () => ({ DS_EXTERNAL_ID: 'ab"cd' }), code: 2, fragment: /DS_EXTERNAL_ID contains "\\"" at position 3/ },
-  { name: "an external ID with a line break", args: () => ["external-id", "get", "--external-id", "ab\ncd"], code: 2, fragment: /contains "\\n" at position 3/ },
-  { name: "an unknown storage location", args: () => ["external-id", "get", "--external-id-from", "vault:secret/ds"], code: 2, fragment: /is not a storage location\. Use ssm:<parameter-name>/ },
-  { name: "a stored file that is missing", args: () => ["external-id", "get", "--external-id-from", `file:${join(dir, "missing.txt")}`], code: 2, fragment: /does not exist\. Store the ID first/ },
-  { name: "an env: source that is not set", args: () => ["external-id", "get", "--external-id-from", "env:NOT_SET_ANYWHERE"], code: 2, fragment: /NOT_SET_ANYWHERE named as the external ID source is not set/ },
-  { name: "a bad SSM parameter name", args: () => ["external-id", "get", "--external-id-from", "ssm:has space"], code: 2, fragment: /is not a valid SSM parameter name/ },
+  {
+    name: "an external ID of one character",
+    args: () => ["external-id", "get", "--external-id", "x"],
+    code: 2,
+    fragment: /is 1 characters long; AWS accepts 2 to 1,224/,
+  },
+  {
+    name: "an external ID of 1,225 characters",
+    args: () => ["external-id", "get", "--external-id", "a".repeat(1225)],
+    code: 2,
+    fragment: /is 1225 characters long/,
+  },
+  {
+    name: "an external ID with a space",
+    args: () => ["external-id", "get", "--external-id", "ab cd"],
+    code: 2,
+    fragment: /contains " " at position 3/,
+  },
+  {
+    name: "an external ID with a quote",
+    args: () => ["external-id", "get"],
+    env: () => ({ DS_EXTERNAL_ID: 'ab"cd' }),
+    code: 2,
+    fragment: /DS_EXTERNAL_ID contains "\\"" at position 3/,
+  },
+  {
+    name: "an external ID with a line break",
+    args: () => ["external-id", "get", "--external-id", "ab\ncd"],
+    code: 2,
+    fragment: /contains "\\n" at position 3/,
+  },
+  {
+    name: "an unknown storage location",
+    args: () => ["external-id", "get", "--external-id-from", "vault:secret/ds"],
+    code: 2,
+    fragment: /is not a storage location\. Use ssm:<parameter-name>/,
+  },
+  {
+    name: "a stored file that is missing",
+    args: () => ["external-id", "get", "--external-id-from", `file:${join(dir, "missing.txt")}`],
+    code: 2,
+    fragment: /does not exist\. Store the ID first/,
+  },
+  {
+    name: "an env: source that is not set",
+    args: () => ["external-id", "get", "--external-id-from", "env:NOT_SET_ANYWHERE"],
+    code: 2,
+    fragment: /NOT_SET_ANYWHERE named as the external ID source is not set/,
+  },
+  {
+    name: "a bad SSM parameter name",
+    args: () => ["external-id", "get", "--external-id-from", "ssm:has space"],
+    code: 2,
+    fragment: /is not a valid SSM parameter name/,
+  },
   // account IDs and ARNs
-  { name: "a role ARN that is not an ARN", args: () => ["verify", "--role-arn", "DeepSecurityRole"], env: sb, code: 2, fragment: /--role-arn DeepSecurityRole: "DeepSecurityRole" is not an ARN/ },
-  { name: "a role ARN in an unknown partition", args: () => ["register", "--role-arn", "arn:aws-mars:iam::111122223333:role/x"], env: sb, code: 2, fragment: /not a known AWS partition/ },
-  { name: "a user ARN where a role is needed", args: () => ["register", "--role-arn", "arn:aws:iam::111122223333:user/x"], env: sb, code: 2, fragment: /names a user; expected a role/ },
-  { name: "an 11-digit account in an ARN", args: () => ["verify", "--role-arn", "arn:aws:iam::11112222333:role/x"], env: sb, code: 2, fragment: /not a well-formed IAM ARN/ },
-  { name: "the same account twice", args: () => ["register", "--role-arn", "arn:aws:iam::111122223333:role/a", "--role-arn", "arn:aws:iam::111122223333:role/b"], env: sb, code: 2, fragment: /account 111122223333 is given twice/ },
-  { name: "a bad on-premises principal account", args: () => ["verify", "--role-arn", "arn:aws:iam::111122223333:role/x", "--principal-account", "12"], env: sb, code: 2, fragment: /principal: .*not an AWS account ID/ },
-  { name: "a policy ARN as on-premises principal", args: () => ["verify", "--role-arn", "arn:aws:iam::111122223333:role/x", "--principal-arn", "arn:aws:iam::444455556666:policy/p"], env: sb, code: 2, fragment: /names a policy; expected a role or a user or a root/ },
-  { name: "init with a bad account", args: () => ["init", join(dir, "init-bad"), "--account", "1234"], code: 2, fragment: /accounts\[0\]\.accountId: is not a 12-digit/, untouched: () => [join(dir, "init-bad")] },
+  {
+    name: "a role ARN that is not an ARN",
+    args: () => ["verify", "--role-arn", "DeepSecurityRole"],
+    env: sb,
+    code: 2,
+    fragment: /--role-arn DeepSecurityRole: "DeepSecurityRole" is not an ARN/,
+  },
+  {
+    name: "a role ARN in an unknown partition",
+    args: () => ["register", "--role-arn", "arn:aws-mars:iam::111122223333:role/x"],
+    env: sb,
+    code: 2,
+    fragment: /not a known AWS partition/,
+  },
+  {
+    name: "a user ARN where a role is needed",
+    args: () => ["register", "--role-arn", "arn:aws:iam::111122223333:user/x"],
+    env: sb,
+    code: 2,
+    fragment: /names a user; expected a role/,
+  },
+  {
+    name: "an 11-digit account in an ARN",
+    args: () => ["verify", "--role-arn", "arn:aws:iam::11112222333:role/x"],
+    env: sb,
+    code: 2,
+    fragment: /not a well-formed IAM ARN/,
+  },
+  {
+    name: "the same account twice",
+    args: () => ["register", "--role-arn", "arn:aws:iam::111122223333:role/a", "--role-arn", "arn:aws:iam::111122223333:role/b"],
+    env: sb,
+    code: 2,
+    fragment: /account 111122223333 is given twice/,
+  },
+  {
+    name: "a bad on-premises principal account",
+    args: () => ["verify", "--role-arn", "arn:aws:iam::111122223333:role/x", "--principal-account", "12"],
+    env: sb,
+    code: 2,
+    fragment: /principal: .*not an AWS account ID/,
+  },
+  {
+    name: "a policy ARN as on-premises principal",
+    args: () => ["verify", "--role-arn", "arn:aws:iam::111122223333:role/x", "--principal-arn", "arn:aws:iam::444455556666:policy/p"],
+    env: sb,
+    code: 2,
+    fragment: /names a policy; expected a role or a user or a root/,
+  },
+  {
+    name: "init with a bad account",
+    args: () => ["init", join(dir, "init-bad"), "--account", "1234"],
+    code: 2,
+    fragment: /accounts\[0\]\.accountId: is not a 12-digit/,
+    untouched: () => [join(dir, "init-bad")],
+  },
   // URLs
-  { name: "a manager URL that is not a URL", args: () => ["external-id", "get", "--manager-url", "dsm.example.com"], env: key, code: 2, fragment: /is not a URL\. Use e\.g\. https:\/\/dsm\.example\.com:4119\/api/ },
-  { name: "an ftp manager URL", args: () => ["external-id", "get", "--manager-url", "ftp://dsm.example.com/api"], env: key, code: 2, fragment: /the scheme must be https, not ftp/ },
-  { name: "plain http to a remote manager", args: () => ["external-id", "get", "--manager-url", "http://dsm.example.com:4119/api"], env: key, code: 2, fragment: /plain http would send the API key unencrypted/ },
-  { name: "credentials in the manager URL", args: () => ["external-id", "get", "--manager-url", "https://admin:pw@dsm.example.com/api"], env: key, code: 2, fragment: /remove the user name and password from the URL/ },
-  { name: "a query string in the manager URL", args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com/api?x=1"], env: key, code: 2, fragment: /remove the query string/ },
-  { name: "a manager URL without /api", args: () => ["external-id", "get", "--manager-url", sandbox.sandbox.url.replace(/\/api$/, "")], env: key, code: 1, fragment: /The base URL must end in \/api: try http:\/\/127\.0\.0\.1:\d+\/api/ },
-  { name: "no API key", args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api"], code: 2, fragment: /No API key: set DS_API_KEY or pass --api-key-file/ },
-  { name: "an API key file that is missing", args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api", "--api-key-file", join(dir, "nokey")], code: 2, fragment: /--api-key-file .*nokey: the file does not exist/ },
-  { name: "an API key with a line break inside", args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api"], env: () => ({ DS_API_KEY: "abc\ndef" }), code: 2, fragment: /contains white space/ },
-  { name: "a CA bundle that is not PEM", args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api", "--ca-bundle", aFile], env: key, code: 2, fragment: /holds no PEM certificate/ },
+  {
+    name: "a manager URL that is not a URL",
+    args: () => ["external-id", "get", "--manager-url", "dsm.example.com"],
+    env: key,
+    code: 2,
+    fragment: /is not a URL\. Use e\.g\. https:\/\/dsm\.example\.com:4119\/api/,
+  },
+  {
+    name: "an ftp manager URL",
+    args: () => ["external-id", "get", "--manager-url", "ftp://dsm.example.com/api"],
+    env: key,
+    code: 2,
+    fragment: /the scheme must be https, not ftp/,
+  },
+  {
+    name: "plain http to a remote manager",
+    args: () => ["external-id", "get", "--manager-url", "http://dsm.example.com:4119/api"],
+    env: key,
+    code: 2,
+    fragment: /plain http would send the API key unencrypted/,
+  },
+  {
+    name: "credentials in the manager URL",
+    args: () => ["external-id", "get", "--manager-url", "https://admin:pw@dsm.example.com/api"],
+    env: key,
+    code: 2,
+    fragment: /remove the user name and password from the URL/,
+  },
+  {
+    name: "a query string in the manager URL",
+    args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com/api?x=1"],
+    env: key,
+    code: 2,
+    fragment: /remove the query string/,
+  },
+  {
+    name: "a manager URL without /api",
+    args: () => ["external-id", "get", "--manager-url", sandbox.sandbox.url.replace(/\/api$/, "")],
+    env: key,
+    code: 1,
+    fragment: /The base URL must end in \/api: try http:\/\/127\.0\.0\.1:\d+\/api/,
+  },
+  {
+    name: "no API key",
+    args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api"],
+    code: 2,
+    fragment: /No API key: set DS_API_KEY or pass --api-key-file/,
+  },
+  {
+    name: "an API key file that is missing",
+    args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api", "--api-key-file", join(dir, "nokey")],
+    code: 2,
+    fragment: /--api-key-file .*nokey: the file does not exist/,
+  },
+  {
+    name: "an API key with a line break inside",
+    args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api"],
+    env: () => ({ DS_API_KEY: "abc\ndef" }),
+    code: 2,
+    fragment: /contains white space/,
+  },
+  {
+    name: "a CA bundle that is not PEM",
+    args: () => ["external-id", "get", "--manager-url", "https://dsm.example.com:4119/api", "--ca-bundle", aFile],
+    env: key,
+    code: 2,
+    fragment: /holds no PEM certificate/,
+  },
   // manager answers of the wrong shape
-  { name: "an answer without externalId", args: manager("shape"), env: key, code: 1, fragment: /not an object with an "externalId" string/ },
+  {
+    name: "an answer without externalId",
+    args: manager("shape"),
+    env: key,
+    code: 1,
+    fragment: /not an object with an "externalId" string/,
+  },
   { name: "an empty body", args: manager("empty"), env: key, code: 1, fragment: /it sent an empty body/ },
-  { name: "an HTML page with 200", args: manager("html"), env: key, code: 1, fragment: /HTTP 200 but the body is not JSON: "<html><body>Sign in to continue/ },
-  { name: "an HTML error page with 500", args: manager("html500"), env: key, code: 1, fragment: /HTTP 500 when asked to read the AWS connector settings .*500 Internal Server Error/ },
-  { name: "a JSON list instead of an object", args: manager("array"), env: key, code: 1, fragment: /not an object with an "externalId" string/ },
+  {
+    name: "an HTML page with 200",
+    args: manager("html"),
+    env: key,
+    code: 1,
+    fragment: /HTTP 200 but the body is not JSON: "<html><body>Sign in to continue/,
+  },
+  {
+    name: "an HTML error page with 500",
+    args: manager("html500"),
+    env: key,
+    code: 1,
+    fragment: /HTTP 500 when asked to read the AWS connector settings .*500 Internal Server Error/,
+  },
+  {
+    name: "a JSON list instead of an object",
+    args: manager("array"),
+    env: key,
+    code: 1,
+    fragment: /not an object with an "externalId" string/,
+  },
   { name: "broken JSON", args: manager("badjson"), env: key, code: 1, fragment: /the body is not JSON/ },
   { name: "an HTML 401", args: manager("h401"), env: key, code: 3, fragment: /refused the API key \(HTTP 401\)/ },
-  { name: "a bare 403", args: manager("h403"), env: key, code: 3, fragment: /refused to return the external ID \(HTTP 403\): either retrieval is disabled .* or the API key's role lacks the right/ },
+  {
+    name: "a bare 403",
+    args: manager("h403"),
+    env: key,
+    code: 3,
+    fragment: /refused to return the external ID \(HTTP 403\): either retrieval is disabled .* or the API key's role lacks the right/,
+  },
   { name: "a 404 page", args: manager("h404"), env: key, code: 1, fragment: /The manager's API is not at .*\(HTTP 404 for GET\)/ },
   { name: "a manager that keeps answering 503", args: manager("h503"), env: key, code: 1, fragment: /HTTP 503 after 5 attempts/ },
   { name: "a huge body", args: manager("huge"), env: key, code: 1, fragment: /is 41943040 bytes, more than the 33554432 read at most/ },
-  { name: "a slow drip", args: manager("drip"), env: key, code: 1, fragment: /did not answer GET \/drip\/api\/awsconnectorsettings within 1 s/ },
+  {
+    name: "a slow drip",
+    args: manager("drip"),
+    env: key,
+    code: 1,
+    fragment: /did not answer GET \/drip\/api\/awsconnectorsettings within 1 s/,
+  },
   // outputs that cannot be written
-  { name: "synth --out is a file", args: () => ["synth", "--config", goodConfig, "--out", aFile], code: 2, fragment: /is a file, not a folder; nothing was written/ },
-  { name: "synth --out under a file", args: () => ["synth", "--config", goodConfig, "--out", join(aFile, "sub")], code: 2, fragment: /a-file\.txt is a file, not a folder; nothing was written/ },
-  { name: "--store into a missing folder", args: () => ["external-id", "get", "--external-id", "abcdef1234", "--store", `file:${join(dir, "no-such-dir", "id.txt")}`], code: 1, fragment: /Could not write .*id\.txt: .*Check that the folder exists/, untouched: () => [join(dir, "no-such-dir")] },
-  { name: "--store onto a folder", args: () => ["external-id", "get", "--external-id", "abcdef1234", "--store", `file:${dir}`], code: 1, fragment: /Could not write/ },
+  {
+    name: "synth --out is a file",
+    args: () => ["synth", "--config", goodConfig, "--out", aFile],
+    code: 2,
+    fragment: /is a file, not a folder; nothing was written/,
+  },
+  {
+    name: "synth --out under a file",
+    args: () => ["synth", "--config", goodConfig, "--out", join(aFile, "sub")],
+    code: 2,
+    fragment: /a-file\.txt is a file, not a folder; nothing was written/,
+  },
+  {
+    name: "--store into a missing folder",
+    args: () => ["external-id", "get", "--external-id", "abcdef1234", "--store", `file:${join(dir, "no-such-dir", "id.txt")}`],
+    code: 1,
+    fragment: /Could not write .*id\.txt: .*Check that the folder exists/,
+    untouched: () => [join(dir, "no-such-dir")],
+  },
+  {
+    name: "--store onto a folder",
+    args: () => ["external-id", "get", "--external-id", "abcdef1234", "--store", `file:${dir}`],
+    code: 1,
+    fragment: /Could not write/,
+  },
   {
     name: "init over existing files",
     args: () => {
@@ -208,10 +521,14 @@ describe("the bad-input corpus", () => {
 
   it("lists every error in a config, not just the first", async () => {
     const config = join(dir, "many-errors.yaml");
-    writeFileSync(config, stringify({ externalId: "x", accounts: [{ accountId: "1" }, { accountId: 2 }], role: { path: "p" }, extra: true }));
+    writeFileSync(
+      config,
+      stringify({ externalId: "x", accounts: [{ accountId: "1" }, { accountId: 2 }], role: { path: "p" }, extra: true }),
+    );
     const r = await runCli(["synth", "--config", config], {});
     expect(r.code).toBe(2);
-    for (const path of ["externalId", "accounts[0].accountId", "accounts[1].accountId", "role.path", "(top level)"]) expect(r.stderr).toContain(`  - ${path}: `);
+    for (const path of ["externalId", "accounts[0].accountId", "accounts[1].accountId", "role.path", "(top level)"])
+      expect(r.stderr).toContain(`  - ${path}: `);
   });
 
   it("with --verbose, a failure does show its stack trace (on stderr)", async () => {

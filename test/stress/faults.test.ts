@@ -40,7 +40,19 @@ function deployRoles(sb: Sandbox, firstAccount: number): string[] {
 }
 
 const faults = { rate5xx: 0.08, rate429: 0.05, dropRate: 0.03, createThenFailRate: 0.03, createThenHangRate: 0.01 };
-const args = (arns: string[]) => ["register", ...arns.flatMap((a) => ["--role-arn", a]), "--no-check-trust", "--concurrency", "32", "--timeout", "2", "--assume-retry-timeout", "60", "--output", "json"];
+const args = (arns: string[]) => [
+  "register",
+  ...arns.flatMap((a) => ["--role-arn", a]),
+  "--no-check-trust",
+  "--concurrency",
+  "32",
+  "--timeout",
+  "2",
+  "--assume-retry-timeout",
+  "60",
+  "--output",
+  "json",
+];
 
 function expectExactlyOnce(sb: Sandbox, arns: string[]): void {
   const byAccount = new Map<string, number>();
@@ -55,9 +67,16 @@ describe("registration under faults, at 1,000 accounts", () => {
     const sb = await startSandbox({ manager: { failures: faults, seed: 42 } });
     try {
       const arns = deployRoles(sb, 910000000000);
-      const r = await runCli(args(arns), { DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url }, { timeoutMs: 240_000 });
+      const r = await runCli(
+        args(arns),
+        { DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url },
+        { timeoutMs: 240_000 },
+      );
       expect({ stdout: r.stdout.length > 0, stderr: r.stderr.slice(-2000) }).toEqual({ stdout: true, stderr: expect.any(String) });
-      const report = JSON.parse(r.stdout) as { ok: boolean; results: { accountId: string; status: string; connectorId: number; notes: string[] }[] };
+      const report = JSON.parse(r.stdout) as {
+        ok: boolean;
+        results: { accountId: string; status: string; connectorId: number; notes: string[] }[];
+      };
       expect(report.results.filter((x) => x.status !== "created")).toEqual([]);
       expect(r.code).toBe(0);
       expectExactlyOnce(sb, arns);
@@ -76,7 +95,12 @@ describe("registration under faults, at 1,000 accounts", () => {
     const sb = await startSandbox({ manager: { failures: faults, seed: 7 } });
     try {
       const arns = deployRoles(sb, 920000000000);
-      const env = { PATH: process.env.PATH, DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url };
+      const env = {
+        PATH: process.env.PATH,
+        DS_MANAGER_URL: sb.manager.url,
+        DS_API_KEY: sb.manager.keys.admin,
+        AWS_ENDPOINT_URL: sb.aws.url,
+      };
       const kills: number[] = [];
       for (const fraction of [0.2 + Math.random() * 0.1, 0.45 + Math.random() * 0.1, 0.7 + Math.random() * 0.1]) {
         const target = Math.floor(N * fraction);

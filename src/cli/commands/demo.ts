@@ -2,7 +2,7 @@
  * The whole flow on the bundled example, against the local sandbox, in seconds: synthesize,
  * load the roles into the local AWS endpoint (standing in for `cdktf deploy`), verify, register.
  */
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
@@ -23,7 +23,11 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
     y
       .option("config", { type: "string", describe: "onboarding config to use (default: the bundled examples/demo/ds-onboard.yaml)" })
       .option("out", { type: "string", describe: "where to write the Terraform JSON (default: a temporary folder)" })
-      .option("propagation-delay", { type: "number", default: 1.5, describe: "seconds before a new role can be assumed (IAM propagation) in the sandbox" }) as unknown as Argv<GlobalArgs & DemoArgs>,
+      .option("propagation-delay", {
+        type: "number",
+        default: 1.5,
+        describe: "seconds before a new role can be assumed (IAM propagation) in the sandbox",
+      }) as unknown as Argv<GlobalArgs & DemoArgs>,
   handler: command<DemoArgs>(async (ctx, args) => {
     const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
     const { seedFromTerraform, SANDBOX_PIPELINE_ACCOUNT } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
@@ -44,14 +48,33 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       const vendorRole = sandbox.aws.iam.createRole(
         WORKLOAD_SECURITY_ACCOUNT_ID,
         "DemoVendorCheck",
-        JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root` }, Action: "sts:AssumeRole" }] }),
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root` }, Action: "sts:AssumeRole" }],
+        }),
       );
       sandbox.aws.iam.propagationDelayMs = args.propagationDelay * 1000;
       // The demo's "pipeline": the AWS SDK talks to the local endpoint, the CLI to the sandbox manager.
-      Object.assign(process.env, { AWS_ENDPOINT_URL: sandbox.aws.url, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIADEMOPIPELINE0000", AWS_SECRET_ACCESS_KEY: "demo" });
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL: sandbox.aws.url,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIADEMOPIPELINE0000",
+        AWS_SECRET_ACCESS_KEY: "demo",
+      });
       delete process.env.AWS_SESSION_TOKEN;
       delete process.env.AWS_PROFILE;
-      demoCtx = new Context({ ...ctx.args, managerUrl: sandbox.manager.url, apiKeyFile: undefined, apiKey: undefined, externalId: undefined, externalIdFrom: undefined }, { DS_API_KEY: sandbox.manager.keys.admin }, ctx.io);
+      demoCtx = new Context(
+        {
+          ...ctx.args,
+          managerUrl: sandbox.manager.url,
+          apiKeyFile: undefined,
+          apiKey: undefined,
+          externalId: undefined,
+          externalIdFrom: undefined,
+        },
+        { DS_API_KEY: sandbox.manager.keys.admin },
+        ctx.io,
+      );
 
       const configPath = args.config ?? join(__dirname, "..", "..", "..", "..", "examples", "demo", "ds-onboard.yaml");
       const outdir = args.out ?? join(mkdtempSync(join(tmpdir(), "ds-onboard-demo-")), "cdktf.out");
@@ -60,20 +83,28 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       ctx.io.info(`    wrote ${synth.stacks.length} stack(s) to ${outdir}`);
 
       step("loading the synthesized roles into the local AWS endpoint: this stands in for `cdktf deploy`, which needs real AWS");
-      for (const stack of synth.stacks) seedFromTerraform(sandbox.aws.iam, JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")));
-      ctx.io.info(`    ${readdirSync(join(outdir, "stacks")).length} stack(s) applied; new roles become assumable after ${args.propagationDelay} s`);
+      for (const stack of synth.stacks)
+        seedFromTerraform(sandbox.aws.iam, JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")));
+      ctx.io.info(
+        `    ${readdirSync(join(outdir, "stacks")).length} stack(s) applied; new roles become assumable after ${args.propagationDelay} s`,
+      );
 
       const loaded = loadConfig(configPath);
       const targets = targetsFromConfig(loaded.config, synth.accounts);
       step("verifying each role (trust, permissions, assume-role), then registering each account with the manager");
-      const result = await onboard(demoCtx, {
-        assumeAs: vendorRole.arn,
-        propagationTimeout: 60,
-        concurrency: 8,
-        sync: false,
-        assumeRetryTimeout: 60,
-        skipVerify: false,
-      } as Parameters<typeof onboard>[1], targets, loaded);
+      const result = await onboard(
+        demoCtx,
+        {
+          assumeAs: vendorRole.arn,
+          propagationTimeout: 60,
+          concurrency: 8,
+          sync: false,
+          assumeRetryTimeout: 60,
+          skipVerify: false,
+        } as Parameters<typeof onboard>[1],
+        targets,
+        loaded,
+      );
       const connectors = sandbox.manager.connectors.length;
       ctx.io.result(
         { ok: result.ok, seconds: (Date.now() - started) / 1000, outdir, accounts: result.rows, connectors, verify: result.verified },

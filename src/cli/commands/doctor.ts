@@ -24,7 +24,11 @@ export async function runDoctor(ctx: Context): Promise<{ checks: DoctorCheck[]; 
   let ready = true;
   try {
     const url = ctx.managerUrl();
-    add("manager URL", url.pathname.endsWith("/api") ? "pass" : "warn", url.pathname.endsWith("/api") ? url.href : `${url.href} does not end in /api; the API usually lives there`);
+    add(
+      "manager URL",
+      url.pathname.endsWith("/api") ? "pass" : "warn",
+      url.pathname.endsWith("/api") ? url.href : `${url.href} does not end in /api; the API usually lives there`,
+    );
   } catch (error) {
     failWith("manager URL", error);
     ready = false;
@@ -44,7 +48,11 @@ export async function runDoctor(ctx: Context): Promise<{ checks: DoctorCheck[]; 
       const key = await client.currentApiKey();
       connected = true;
       add("connection and TLS", "pass", `${client.transport.baseUrl.protocol === "https:" ? "TLS verified, " : ""}the manager answered`);
-      add("key is valid", "pass", `key "${key.keyName ?? "?"}" (ID ${key.ID ?? "?"}, role ID ${key.roleID ?? "?"})${key.active === false ? ", but it is locked out" : ""}`);
+      add(
+        "key is valid",
+        "pass",
+        `key "${key.keyName ?? "?"}" (ID ${key.ID ?? "?"}, role ID ${key.roleID ?? "?"})${key.active === false ? ", but it is locked out" : ""}`,
+      );
     } catch (error) {
       const kind = (error as ManagerError).kind;
       if (kind === "forbidden") {
@@ -65,7 +73,8 @@ export async function runDoctor(ctx: Context): Promise<{ checks: DoctorCheck[]; 
         const id = await client.getExternalId();
         add("right: view the external ID", "pass", `external ID ${maskExternalId(id)}`);
       } catch (error) {
-        if (fallback && (error as ManagerError).kind === "forbidden") add("right: view the external ID", "warn", `refused, but a stored or explicit ID is configured. ${(error as Error).message}`);
+        if (fallback && (error as ManagerError).kind === "forbidden")
+          add("right: view the external ID", "warn", `refused, but a stored or explicit ID is configured. ${(error as Error).message}`);
         else failWith("right: view the external ID", error);
       }
       try {
@@ -105,7 +114,11 @@ export async function runDoctor(ctx: Context): Promise<{ checks: DoctorCheck[]; 
       sts.destroy();
     }
   } catch (error) {
-    add("AWS credentials", "warn", `none usable (${(error as Error).message}); needed for --store ssm:/secretsmanager: and for verifying roles. Configure a profile, SSO or AWS_* variables.`);
+    add(
+      "AWS credentials",
+      "warn",
+      `none usable (${(error as Error).message}); needed for --store ssm:/secretsmanager: and for verifying roles. Configure a profile, SSO or AWS_* variables.`,
+    );
   }
 
   const failed = checks.some((c) => c.status === "fail");

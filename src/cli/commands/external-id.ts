@@ -23,7 +23,9 @@ const get: CommandModule<GlobalArgs, GlobalArgs & GetArgs> = {
         describe: "Also store it: ssm:<parameter> (SecureString), secretsmanager:<secret> or file:<path> (mode 0600)",
       })
       .example("$0 external-id get", "print the ID from the manager")
-      .example("$0 external-id get --store ssm:/deep-security/external-id", "print it and keep a copy in SSM") as Argv<GlobalArgs & GetArgs>,
+      .example("$0 external-id get --store ssm:/deep-security/external-id", "print it and keep a copy in SSM") as Argv<
+      GlobalArgs & GetArgs
+    >,
   handler: command<GetArgs>(async (ctx, args) => {
     const { resolveExternalId } = require("../../external-id/resolve") as typeof import("../../external-id/resolve");
     const store = require("../../external-id/store") as typeof import("../../external-id/store");
@@ -32,7 +34,9 @@ const get: CommandModule<GlobalArgs, GlobalArgs & GetArgs> = {
     ctx.io.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
     if (target) {
       await store.writeStored(target, externalId);
-      ctx.io.info(`stored the external ID in ${store.describeLocation(target)}; read it later with --external-id-from ${store.describeLocation(target)}`);
+      ctx.io.info(
+        `stored the external ID in ${store.describeLocation(target)}; read it later with --external-id-from ${store.describeLocation(target)}`,
+      );
     }
     ctx.io.result({ externalId, source, ...(target ? { storedIn: store.describeLocation(target) } : {}) }, externalId);
   }),
@@ -43,10 +47,16 @@ const retrieval: CommandModule<GlobalArgs, GlobalArgs & RetrievalArgs> = {
   describe: 'Read or change the manager setting "Enable retrieval and viewing of AWS external ID"',
   builder: (y) =>
     y
-      .positional("action", { choices: ["status", "enable", "disable", "reset"] as const, demandOption: true, describe: "status, enable, disable, or reset to the default" })
+      .positional("action", {
+        choices: ["status", "enable", "disable", "reset"] as const,
+        demandOption: true,
+        describe: "status, enable, disable, or reset to the default",
+      })
       .option("force", { type: "boolean", default: false, describe: "disable even without a readable stored copy of the ID" })
       .example("$0 external-id get --store ssm:/ds/external-id", "first keep a copy")
-      .example("$0 external-id retrieval disable --external-id-from ssm:/ds/external-id", "then disable retrieval") as Argv<GlobalArgs & RetrievalArgs>,
+      .example("$0 external-id retrieval disable --external-id-from ssm:/ds/external-id", "then disable retrieval") as Argv<
+      GlobalArgs & RetrievalArgs
+    >,
   handler: command<RetrievalArgs>(async (ctx, args) => {
     const { EXTERNAL_ID_RETRIEVAL_SETTING: SETTING } = require("../../manager/types") as typeof import("../../manager/types");
     const report = (value: string, changed: boolean) => {
@@ -82,9 +92,14 @@ const retrieval: CommandModule<GlobalArgs, GlobalArgs & RetrievalArgs> = {
               `The stored copy at ${stored.source} (${maskExternalId(stored.externalId)}) differs from the manager's external ID (${maskExternalId(current)}); retrieval stays enabled. Store the current ID first with \`ds-onboard external-id get --store ${stored.source}\`.`,
             );
           }
-          if (current === undefined) ctx.io.warn("the manager did not return the external ID (retrieval may already be off), so the stored copy could not be compared with it");
+          if (current === undefined)
+            ctx.io.warn(
+              "the manager did not return the external ID (retrieval may already be off), so the stored copy could not be compared with it",
+            );
           const value = await client.setSetting(SETTING, "false");
-          ctx.io.info(`Retrieval is disabled. Read the stored copy with --external-id-from ${stored.source} (or DS_EXTERNAL_ID_FROM=${stored.source}).`);
+          ctx.io.info(
+            `Retrieval is disabled. Read the stored copy with --external-id-from ${stored.source} (or DS_EXTERNAL_ID_FROM=${stored.source}).`,
+          );
           return report(value, true);
         }
         ctx.io.warn("--force: disabling retrieval without a verified stored copy of the external ID");

@@ -28,17 +28,29 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       .positional("dir", { type: "string", default: ".", describe: "project folder" })
       .option("account", { type: "string", array: true, describe: "an AWS account ID to onboard (repeat for more)" })
       .option("org-ou", { type: "string", array: true, describe: "discover the accounts under this root or OU (repeat for more)" })
-      .option("product", { choices: ["workload-security", "deep-security-manager", "vision-one"] as const, describe: "the manager product" })
+      .option("product", {
+        choices: ["workload-security", "deep-security-manager", "vision-one"] as const,
+        describe: "the manager product",
+      })
       .option("principal-account", { type: "string", describe: "on-premises manager: the AWS account it runs in" })
       .option("principal-arn", { type: "string", describe: "on-premises manager: the role or user ARN it runs as" })
-      .option("external-id-source", { type: "string", default: "manager", describe: "manager, env:NAME, ssm:..., secretsmanager:... or file:..." })
+      .option("external-id-source", {
+        type: "string",
+        default: "manager",
+        describe: "manager, env:NAME, ssm:..., secretsmanager:... or file:...",
+      })
       .option("layout", { choices: ["single-stack", "stack-per-account"] as const, describe: "Terraform stack layout" })
-      .option("deployment-role", { type: "string", describe: "role Terraform assumes in each account (default OrganizationAccountAccessRole)" })
+      .option("deployment-role", {
+        type: "string",
+        describe: "role Terraform assumes in each account (default OrganizationAccountAccessRole)",
+      })
       .option("region", { type: "string", describe: "provider region (default us-east-1)" })
       .option("package", { type: "string", describe: "how the project depends on ds-onboard (default: this version)" })
       .option("force", { type: "boolean", default: false, describe: "overwrite existing files" })
       .example("$0 init onboarding --account 111122223333 --account 444455556666", "two accounts, Workload Security")
-      .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<GlobalArgs & InitArgs>,
+      .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<
+      GlobalArgs & InitArgs
+    >,
   handler: command<InitArgs>(async (ctx, args) => {
     const { projectFiles, CONFIG_FILE } = require("../../generator/init") as typeof import("../../generator/init");
     const { parseConfig } = require("../../config/load") as typeof import("../../config/load");
@@ -49,12 +61,14 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
     let accounts = args.account ?? [];
     let managerUrl = args.managerUrl;
     if (accounts.length === 0 && !args.orgOu?.length) {
-      if (!process.stdin.isTTY) throw new UsageError("Name the accounts: --account <id> (repeatable) or --org-ou <root or OU ID> for Organizations discovery.");
+      if (!process.stdin.isTTY)
+        throw new UsageError("Name the accounts: --account <id> (repeatable) or --org-ou <root or OU ID> for Organizations discovery.");
       const readline = require("node:readline/promises") as typeof import("node:readline/promises");
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
       try {
         accounts = (await rl.question("AWS account IDs to onboard (comma-separated): ")).split(/[\s,]+/).filter(Boolean);
-        if (!managerUrl) managerUrl = (await rl.question("Manager API URL (blank: use DS_MANAGER_URL at synth time): ")).trim() || undefined;
+        if (!managerUrl)
+          managerUrl = (await rl.question("Manager API URL (blank: use DS_MANAGER_URL at synth time): ")).trim() || undefined;
       } finally {
         rl.close();
       }
@@ -65,7 +79,11 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
         ? { type: "on-premises" as const, accountId: args.principalAccount }
         : undefined;
     const config = {
-      manager: { ...(managerUrl ? { url: managerUrl } : {}), ...(args.product ? { product: args.product } : {}), ...(principal ? { principal } : {}) },
+      manager: {
+        ...(managerUrl ? { url: managerUrl } : {}),
+        ...(args.product ? { product: args.product } : {}),
+        ...(principal ? { principal } : {}),
+      },
       externalId: args.externalIdSource,
       deployment: {
         ...(args.layout ? { layout: args.layout } : {}),
@@ -81,16 +99,28 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
     const version = packageVersion();
     const files = projectFiles({ projectName: sanitize(basename(dir)), packageSpec: args.package ?? `^${version}`, config: validated });
     const existing = Object.keys(files).filter((f) => existsSync(join(dir, f)));
-    if (existing.length && !args.force) throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
+    if (existing.length && !args.force)
+      throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
     mkdirSync(dir, { recursive: true });
     for (const [name, content] of Object.entries(files)) writeFileAtomic(join(dir, name), content);
     ctx.io.result(
       { dir, files: Object.keys(files), config: CONFIG_FILE },
-      [`wrote ${Object.keys(files).join(", ")} to ${dir}`, "", "Next:", `  cd ${args.dir} && npm install`, `  npx ds-onboard synth --config ${CONFIG_FILE}   # or: npm run synth / cdktf synth`].join("\n"),
+      [
+        `wrote ${Object.keys(files).join(", ")} to ${dir}`,
+        "",
+        "Next:",
+        `  cd ${args.dir} && npm install`,
+        `  npx ds-onboard synth --config ${CONFIG_FILE}   # or: npm run synth / cdktf synth`,
+      ].join("\n"),
     );
   }),
 };
 
 function sanitize(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "") || "deep-security-onboarding";
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "deep-security-onboarding"
+  );
 }

@@ -30,20 +30,42 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
   describe: "Move roles and connectors from a user-defined external ID to the manager-defined one, without lost access",
   builder: (y) =>
     y
-      .positional("phase", { choices: ["discover", "plan", "widen", "switch", "narrow"] as const, demandOption: true, describe: "the step to run; each refuses to start before the one it needs" })
+      .positional("phase", {
+        choices: ["discover", "plan", "widen", "switch", "narrow"] as const,
+        demandOption: true,
+        describe: "the step to run; each refuses to start before the one it needs",
+      })
       .option("config", { type: "string", describe: "the onboarding config (default: the accounts of the manager's connectors)" })
-      .option("state", { type: "string", describe: "the migration state file (default: beside the config, or ./ds-onboard-migration.json)" })
-      .option("out", { type: "string", describe: "where widen and narrow write (default: the config's cdktf.out, or ./migration-trust-policies)" })
+      .option("state", {
+        type: "string",
+        describe: "the migration state file (default: beside the config, or ./ds-onboard-migration.json)",
+      })
+      .option("out", {
+        type: "string",
+        describe: "where widen and narrow write (default: the config's cdktf.out, or ./migration-trust-policies)",
+      })
       .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; write and change nothing" })
-      .option("principal-account", { type: "string", describe: "without --config: an on-premises manager's AWS account (default: Workload Security)" })
+      .option("principal-account", {
+        type: "string",
+        describe: "without --config: an on-premises manager's AWS account (default: Workload Security)",
+      })
       .option("principal-arn", { type: "string", describe: "without --config: the role or user an on-premises manager runs as" })
-      .option("deployment-role-name", { type: "string", default: "OrganizationAccountAccessRole", describe: "without --config: the role to assume in each account to read its IAM" })
+      .option("deployment-role-name", {
+        type: "string",
+        default: "OrganizationAccountAccessRole",
+        describe: "without --config: the role to assume in each account to read its IAM",
+      })
       .example("$0 migrate-external-id discover --config ds-onboard.yaml", "classify every account")
-      .example("$0 migrate-external-id widen --config ds-onboard.yaml", "write roles that accept both IDs; deploy; run it again to verify") as unknown as Argv<GlobalArgs & MigrateArgs>,
+      .example(
+        "$0 migrate-external-id widen --config ds-onboard.yaml",
+        "write roles that accept both IDs; deploy; run it again to verify",
+      ) as unknown as Argv<GlobalArgs & MigrateArgs>,
   handler: command<MigrateArgs>(async (ctx0, args) => {
     const m = require("../../migrate/state") as typeof import("../../migrate/state");
     const { ctx, targets, loaded } = await migrationTargets(ctx0, args);
-    const statePath = resolve(args.state ?? (args.config ? `${args.config.replace(/\.(ya?ml|json)$/, "")}.migration.json` : "ds-onboard-migration.json"));
+    const statePath = resolve(
+      args.state ?? (args.config ? `${args.config.replace(/\.(ya?ml|json)$/, "")}.migration.json` : "ds-onboard-migration.json"),
+    );
     let state = m.loadState(statePath);
     m.checkPhaseOrder(args.phase, state);
     const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
@@ -81,16 +103,31 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
     } else if (args.phase === "widen" || args.phase === "narrow") {
       const widen = args.phase === "widen";
       const live = await liveIds(targets, tenant.externalId);
-      const oldIds = new Map([...live].filter(([id]) => m.migrating(state!).some((a) => a.accountId === id)).map(([id, v]) => [id, v.oldId]));
-      const out = await writeTrust(ctx, args, targets, loaded, widen ? (accountId, t) => (oldIds.get(accountId) ? [oldIds.get(accountId)!, t] : undefined) : () => undefined, tenant.externalId);
-      lines.push(args.dryRun ? `would write ${out}` : `wrote ${out}; deploy it, then run \`ds-onboard migrate-external-id ${args.phase}\` again to verify`);
+      const oldIds = new Map(
+        [...live].filter(([id]) => m.migrating(state!).some((a) => a.accountId === id)).map(([id, v]) => [id, v.oldId]),
+      );
+      const out = await writeTrust(
+        ctx,
+        args,
+        targets,
+        loaded,
+        widen ? (accountId, t) => (oldIds.get(accountId) ? [oldIds.get(accountId)!, t] : undefined) : () => undefined,
+        tenant.externalId,
+      );
+      lines.push(
+        args.dryRun
+          ? `would write ${out}`
+          : `wrote ${out}; deploy it, then run \`ds-onboard migrate-external-id ${args.phase}\` again to verify`,
+      );
       for (const a of m.migrating(state!)) {
         const now = live.get(a.accountId)!;
         if (widen) a.widened = a.widened || now.classification === "both";
         else a.narrowed = now.classification === "migrated";
         a.updatedAt = new Date().toISOString();
         const done = widen ? a.widened : a.narrowed;
-        lines.push(`${a.accountId}  ${done ? (widen ? "widened: accepts the old and the tenant's ID (verified)" : "narrowed: the old ID is refused (verified)") : "waiting for the deploy"}`);
+        lines.push(
+          `${a.accountId}  ${done ? (widen ? "widened: accepts the old and the tenant's ID (verified)" : "narrowed: the old ID is refused (verified)") : "waiting for the deploy"}`,
+        );
       }
       save(state!);
     } else {
@@ -126,10 +163,18 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
     }
 
     const accounts = Object.values(state!.accounts);
-    const summary = accounts.map((a) => `${a.accountId}  ${a.classification.padEnd(12)} widened=${yes(a.widened)} switched=${yes(a.switched)} narrowed=${yes(a.narrowed)}${a.detail ? `  (${a.detail})` : ""}`);
+    const summary = accounts.map(
+      (a) =>
+        `${a.accountId}  ${a.classification.padEnd(12)} widened=${yes(a.widened)} switched=${yes(a.switched)} narrowed=${yes(a.narrowed)}${a.detail ? `  (${a.detail})` : ""}`,
+    );
     ctx.io.result(
       { phase: args.phase, dryRun: args.dryRun, statePath, tenantExternalId: maskExternalId(tenant.externalId), accounts, messages: lines },
-      [`migrate-external-id ${args.phase}${args.dryRun ? " (dry run: nothing written or changed)" : ""}; tenant external ID ${maskExternalId(tenant.externalId)}; state ${statePath}`, ...lines, "", ...summary].join("\n"),
+      [
+        `migrate-external-id ${args.phase}${args.dryRun ? " (dry run: nothing written or changed)" : ""}; tenant external ID ${maskExternalId(tenant.externalId)}; state ${statePath}`,
+        ...lines,
+        "",
+        ...summary,
+      ].join("\n"),
     );
     return failed ? ExitCode.failed : ExitCode.ok;
   }),
@@ -146,7 +191,11 @@ function planFor(a: AccountMigration): string {
     default: {
       const steps = [
         a.widened ? null : "widen the trust policy to accept the old and the tenant's ID",
-        a.switched ? null : a.connectorId === undefined ? "register the account (no connector)" : `switch connector ${a.connectorId} to the tenant's ID`,
+        a.switched
+          ? null
+          : a.connectorId === undefined
+            ? "register the account (no connector)"
+            : `switch connector ${a.connectorId} to the tenant's ID`,
         a.narrowed ? null : "narrow the trust policy to the tenant's ID",
       ].filter(Boolean);
       return steps.length ? steps.join("; then ") : "done";
@@ -155,7 +204,10 @@ function planFor(a: AccountMigration): string {
 }
 
 /** The accounts: the config's, or those of the manager's connectors. */
-async function migrationTargets(ctx: Context, args: MigrateArgs): Promise<{ ctx: Context; targets: Targets; loaded?: import("../../config/load").LoadedConfig }> {
+async function migrationTargets(
+  ctx: Context,
+  args: MigrateArgs,
+): Promise<{ ctx: Context; targets: Targets; loaded?: import("../../config/load").LoadedConfig }> {
   const { targetsOfConfig, principalFromFlags } = require("./onboard") as typeof import("./onboard");
   if (args.config) return targetsOfConfig(ctx, args.config);
   const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
@@ -177,7 +229,12 @@ async function liveIds(targets: Targets, tenant: string) {
     }
     const check = checkTrustPolicy(document, { principalArn: targets.principalArn, externalIds: [tenant] });
     const other = check.findings.filter((f) => f.code !== "missing-external-id" && f.code !== "unexpected-external-id");
-    result.set(target.accountId, other.length ? { classification: "unknown", detail: `fix the trust policy first: ${other.map((f) => f.code).join(", ")}` } : classify(check.acceptedExternalIds, check.acceptsAnyExternalId, tenant));
+    result.set(
+      target.accountId,
+      other.length
+        ? { classification: "unknown", detail: `fix the trust policy first: ${other.map((f) => f.code).join(", ")}` }
+        : classify(check.acceptedExternalIds, check.acceptsAnyExternalId, tenant),
+    );
   }
   return result;
 }

@@ -38,16 +38,25 @@ function targetOptions<T>(y: Argv<T>) {
   return y
     .option("config", { type: "string", describe: "the onboarding config: its accounts (and discovery) and role settings" })
     .option("role-arn", { type: "string", array: true, describe: "a deployed role (repeat for more); the account is the one in the ARN" })
-    .option("principal-account", { type: "string", describe: "with --role-arn: an on-premises manager's AWS account (default: Workload Security)" })
+    .option("principal-account", {
+      type: "string",
+      describe: "with --role-arn: an on-premises manager's AWS account (default: Workload Security)",
+    })
     .option("principal-arn", { type: "string", describe: "with --role-arn: the role or user ARN an on-premises manager runs as" })
-    .option("deployment-role-name", { type: "string", describe: "with --role-arn: the role to assume in each member account to read its IAM" })
+    .option("deployment-role-name", {
+      type: "string",
+      describe: "with --role-arn: the role to assume in each member account to read its IAM",
+    })
     .option("display-name", { type: "string", array: true, describe: "with --role-arn: the connector display names, in the same order" })
     .option("concurrency", { type: "number", default: 8, describe: "accounts handled at once" });
 }
 
 function verifyOptions<T>(y: Argv<T>) {
   return y
-    .option("assume-as", { type: "string", describe: "a role that is (or is in the account of) the trusted principal, to run the assume-role check as" })
+    .option("assume-as", {
+      type: "string",
+      describe: "a role that is (or is in the account of) the trusted principal, to run the assume-role check as",
+    })
     .option("propagation-timeout", { type: "number", default: 60, describe: "seconds to wait for a new role to be visible and assumable" })
     .option("also-accept", { type: "string", array: true, describe: "another external ID the roles may accept (a migration window)" });
 }
@@ -55,12 +64,23 @@ function verifyOptions<T>(y: Argv<T>) {
 function registerOptions<T>(y: Argv<T>) {
   return y
     .option("sync", { type: "boolean", default: false, describe: "resynchronize connectors that are already right" })
-    .option("assume-retry-timeout", { type: "number", default: 180, describe: "seconds to retry while the manager cannot assume a new role (IAM propagation)" })
-    .option("check-trust", { type: "boolean", default: true, describe: "read each role first and refuse one whose trust policy is unsafe (needs AWS credentials; --no-check-trust skips)" });
+    .option("assume-retry-timeout", {
+      type: "number",
+      default: 180,
+      describe: "seconds to retry while the manager cannot assume a new role (IAM propagation)",
+    })
+    .option("check-trust", {
+      type: "boolean",
+      default: true,
+      describe: "read each role first and refuse one whose trust policy is unsafe (needs AWS credentials; --no-check-trust skips)",
+    });
 }
 
 /** The accounts of an onboarding config, with the config's manager settings as defaults. */
-export async function targetsOfConfig(ctx: Context, configPath: string): Promise<{ targets: Targets; ctx: Context; loaded: import("../../config/load").LoadedConfig }> {
+export async function targetsOfConfig(
+  ctx: Context,
+  configPath: string,
+): Promise<{ targets: Targets; ctx: Context; loaded: import("../../config/load").LoadedConfig }> {
   const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
   const { loadConfig } = require("../../config/load") as typeof import("../../config/load");
   const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
@@ -78,15 +98,29 @@ export function principalFromFlags(args: { principalArn?: string; principalAccou
   return { type: "workload-security" };
 }
 
-async function resolveTargets(ctx: Context, args: TargetArgs): Promise<{ targets: Targets; ctx: Context; loaded?: import("../../config/load").LoadedConfig }> {
+async function resolveTargets(
+  ctx: Context,
+  args: TargetArgs,
+): Promise<{ targets: Targets; ctx: Context; loaded?: import("../../config/load").LoadedConfig }> {
   const t = require("../../onboard/targets") as typeof import("../../onboard/targets");
   if (args.config && args.roleArn?.length) throw new UsageError("Give --config or --role-arn, not both.");
   if (args.config) return targetsOfConfig(ctx, args.config);
   if (!args.roleArn?.length) throw new UsageError("Name the roles: --config <file> or --role-arn <arn> (repeatable).");
-  return { targets: t.targetsFromArns(args.roleArn, { principal: principalFromFlags(args), deploymentRoleName: args.deploymentRoleName, displayNames: args.displayName }), ctx };
+  return {
+    targets: t.targetsFromArns(args.roleArn, {
+      principal: principalFromFlags(args),
+      deploymentRoleName: args.deploymentRoleName,
+      displayNames: args.displayName,
+    }),
+    ctx,
+  };
 }
 
-async function externalIds(ctx: Context, loaded: import("../../config/load").LoadedConfig | undefined, alsoAccept: string[] | undefined): Promise<string[]> {
+async function externalIds(
+  ctx: Context,
+  loaded: import("../../config/load").LoadedConfig | undefined,
+  alsoAccept: string[] | undefined,
+): Promise<string[]> {
   const gen = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
   const resolved = await gen.resolveConfiguredExternalId(loaded, ctx);
   return [resolved.externalId, ...(alsoAccept ?? [])];
@@ -110,30 +144,46 @@ async function runVerify(args: VerifyArgs, targets: Targets, ids: string[], prog
  * be read (no credentials, not yet visible) is registered anyway: the manager's own assume is
  * then the check.
  */
-async function trustPrecheck(ctx: Context, args: RegisterArgs, targets: Targets, loaded?: import("../../config/load").LoadedConfig): Promise<{ safe: Targets["roles"]; refused: RegisterResult[] }> {
+async function trustPrecheck(
+  ctx: Context,
+  args: RegisterArgs,
+  targets: Targets,
+  loaded?: import("../../config/load").LoadedConfig,
+): Promise<{ safe: Targets["roles"]; refused: RegisterResult[] }> {
   if (!args.checkTrust) return { safe: targets.roles, refused: [] };
   const { verifyRoles } = require("../../onboard/verify") as typeof import("../../onboard/verify");
   let results: VerifyResult[];
   try {
     const ids = await externalIds(ctx, loaded, undefined);
-    results = await verifyRoles(targets.roles, { principalArn: targets.principalArn, externalIds: ids, trustOnly: true, propagationTimeoutMs: 0, concurrency: args.concurrency });
+    results = await verifyRoles(targets.roles, {
+      principalArn: targets.principalArn,
+      externalIds: ids,
+      trustOnly: true,
+      propagationTimeoutMs: 0,
+      concurrency: args.concurrency,
+    });
   } catch (error) {
-    ctx.io.warn(`trust policies not checked before registering (${(error as Error).message}); the manager's assume-role is the only check. --no-check-trust silences this.`);
+    ctx.io.warn(
+      `trust policies not checked before registering (${(error as Error).message}); the manager's assume-role is the only check. --no-check-trust silences this.`,
+    );
     return { safe: targets.roles, refused: [] };
   }
   const refused = results
     .filter((r) => r.checks.trust.status === "fail")
-    .map((r): RegisterResult => ({
-      accountId: r.accountId,
-      roleArn: r.roleArn,
-      displayName: r.displayName,
-      status: "failed",
-      ms: r.ms,
-      notes: r.checks.trust.drift ?? [],
-      error: `not registered: the role's trust policy is unsafe or wrong (${r.checks.trust.detail})`,
-      fix: r.checks.trust.fix,
-    }));
-  for (const r of results.filter((x) => x.checks.role.status === "fail")) ctx.io.debug(`trust of ${r.roleArn} not checked: ${r.checks.role.detail}`);
+    .map(
+      (r): RegisterResult => ({
+        accountId: r.accountId,
+        roleArn: r.roleArn,
+        displayName: r.displayName,
+        status: "failed",
+        ms: r.ms,
+        notes: r.checks.trust.drift ?? [],
+        error: `not registered: the role's trust policy is unsafe or wrong (${r.checks.trust.detail})`,
+        fix: r.checks.trust.fix,
+      }),
+    );
+  for (const r of results.filter((x) => x.checks.role.status === "fail"))
+    ctx.io.debug(`trust of ${r.roleArn} not checked: ${r.checks.role.detail}`);
   return { safe: targets.roles.filter((t) => !refused.some((r) => r.accountId === t.accountId)), refused };
 }
 
@@ -160,7 +210,10 @@ interface Progress {
 function progress(ctx: Context, total: number, label: string): Progress {
   if (process.stderr.isTTY && !ctx.args.verbose) {
     const { SingleBar, Presets } = require("cli-progress") as typeof import("cli-progress");
-    const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {last}`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: `${label} [{bar}] {value}/{total} {last}`, stream: process.stderr, hideCursor: true },
+      Presets.shades_classic,
+    );
     bar.start(total, 0, { last: "" });
     return { tick: (line) => bar.increment(1, { last: line }), stop: () => bar.stop() };
   }
@@ -173,7 +226,9 @@ function verifyTable(results: VerifyResult[]): string {
     `${r.accountId}  ${r.displayName}  ${r.ok ? "OK" : "FAILED"}  (${r.ms} ms)`,
     ...(["role", "trust", "permissions", "assumeRole"] as const).flatMap((k) => [
       `    ${k.padEnd(12)} ${mark(r.checks[k].status).padEnd(8)} ${r.checks[k].detail}`,
-      ...(r.checks[k].status === "fail" ? [...(r.checks[k].drift ?? []).map((d) => `        - ${d}`), ...(r.checks[k].fix ? [`        fix: ${r.checks[k].fix}`] : [])] : []),
+      ...(r.checks[k].status === "fail"
+        ? [...(r.checks[k].drift ?? []).map((d) => `        - ${d}`), ...(r.checks[k].fix ? [`        fix: ${r.checks[k].fix}`] : [])]
+        : []),
     ]),
   ]);
   const failed = results.filter((r) => !r.ok).length;
@@ -186,7 +241,9 @@ function registerTable(results: RegisterResult[]): string {
     return [head, ...r.notes.map((n) => `    note: ${n}`), ...(r.error ? [`    error: ${r.error}`, `    fix: ${r.fix}`] : [])].join("\n");
   });
   const failed = results.filter((r) => r.status === "failed" || r.status === "skipped").length;
-  return [...lines, `${results.length - failed} of ${results.length} account(s) registered${failed ? `; ${failed} failed` : ""}`].join("\n");
+  return [...lines, `${results.length - failed} of ${results.length} account(s) registered${failed ? `; ${failed} failed` : ""}`].join(
+    "\n",
+  );
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, GlobalArgs & VerifyArgs> = {
@@ -247,7 +304,11 @@ export const onboardCommand: CommandModule<GlobalArgs, GlobalArgs & OnboardArgs>
   command: "onboard",
   describe: "Verify the deployed roles, then register the accounts that passed",
   builder: (y) =>
-    registerOptions(verifyOptions(targetOptions(y))).option("skip-verify", { type: "boolean", default: false, describe: "register without verifying first" }) as unknown as Argv<GlobalArgs & OnboardArgs>,
+    registerOptions(verifyOptions(targetOptions(y))).option("skip-verify", {
+      type: "boolean",
+      default: false,
+      describe: "register without verifying first",
+    }) as unknown as Argv<GlobalArgs & OnboardArgs>,
   handler: command<OnboardArgs>(async (ctx0, args) => {
     const { targets, ctx, loaded } = await resolveTargets(ctx0, args);
     const { rows, ok } = await onboard(ctx, { ...args, checkTrust: false }, targets, loaded);
@@ -256,7 +317,12 @@ export const onboardCommand: CommandModule<GlobalArgs, GlobalArgs & OnboardArgs>
   }),
 };
 
-export async function onboard(ctx: Context, args: OnboardArgs, targets: Targets, loaded?: import("../../config/load").LoadedConfig): Promise<{ rows: OnboardRow[]; ok: boolean; verified: VerifyResult[]; registered: RegisterResult[] }> {
+export async function onboard(
+  ctx: Context,
+  args: OnboardArgs,
+  targets: Targets,
+  loaded?: import("../../config/load").LoadedConfig,
+): Promise<{ rows: OnboardRow[]; ok: boolean; verified: VerifyResult[]; registered: RegisterResult[] }> {
   let verified: VerifyResult[] = [];
   let registered: RegisterResult[];
   if (args.skipVerify) {
@@ -296,9 +362,24 @@ export async function onboard(ctx: Context, args: OnboardArgs, targets: Targets,
     const r = registered.find((x) => x.accountId === t.accountId);
     if (v && !v.ok) {
       const [name, check] = Object.entries(v.checks).find(([, c]) => c.status === "fail")!;
-      return { accountId: t.accountId, displayName: t.displayName, status: "verify failed", ms: v.ms, failed: `${name}: ${check.detail}`, fix: check.fix };
+      return {
+        accountId: t.accountId,
+        displayName: t.displayName,
+        status: "verify failed",
+        ms: v.ms,
+        failed: `${name}: ${check.detail}`,
+        fix: check.fix,
+      };
     }
-    return { accountId: t.accountId, displayName: t.displayName, status: r?.status ?? "skipped", connectorId: r?.connectorId, ms: (v?.ms ?? 0) + (r?.ms ?? 0), failed: r?.error, fix: r?.fix };
+    return {
+      accountId: t.accountId,
+      displayName: t.displayName,
+      status: r?.status ?? "skipped",
+      connectorId: r?.connectorId,
+      ms: (v?.ms ?? 0) + (r?.ms ?? 0),
+      failed: r?.error,
+      fix: r?.fix,
+    };
   });
   const ok = rows.every((r) => ["created", "updated", "unchanged", "synced"].includes(r.status));
   return { rows, ok, verified, registered };
@@ -307,7 +388,10 @@ export async function onboard(ctx: Context, args: OnboardArgs, targets: Targets,
 export function onboardTable(rows: OnboardRow[]): string {
   const w = (s: string, n: number) => s.padEnd(n);
   const header = `${w("account", 14)}${w("name", 22)}${w("status", 15)}${w("connector", 11)}${w("time", 9)}what failed / what to do`;
-  const lines = rows.map((r) => `${w(r.accountId, 14)}${w(r.displayName.slice(0, 20), 22)}${w(r.status, 15)}${w(r.connectorId === undefined ? "-" : String(r.connectorId), 11)}${w(`${(r.ms / 1000).toFixed(1)} s`, 9)}${r.failed ? `${r.failed} -> ${r.fix ?? ""}` : ""}`);
+  const lines = rows.map(
+    (r) =>
+      `${w(r.accountId, 14)}${w(r.displayName.slice(0, 20), 22)}${w(r.status, 15)}${w(r.connectorId === undefined ? "-" : String(r.connectorId), 11)}${w(`${(r.ms / 1000).toFixed(1)} s`, 9)}${r.failed ? `${r.failed} -> ${r.fix ?? ""}` : ""}`,
+  );
   const good = rows.filter((r) => ["created", "updated", "unchanged", "synced"].includes(r.status)).length;
   return [header, ...lines, `${good} of ${rows.length} account(s) onboarded`].join("\n");
 }

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
@@ -43,14 +43,27 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       .option("latency-ms", { type: "number", default: 0, describe: "delay before every answer" })
       .option("fail-5xx", { type: "number", default: 0, coerce: rate("fail-5xx"), describe: "share of requests answered 502/503/504" })
       .option("fail-429", { type: "number", default: 0, coerce: rate("fail-429"), describe: "share of requests answered 429" })
-      .option("drop-rate", { type: "number", default: 0, coerce: rate("drop-rate"), describe: "share of connections dropped without an answer" })
+      .option("drop-rate", {
+        type: "number",
+        default: 0,
+        coerce: rate("drop-rate"),
+        describe: "share of connections dropped without an answer",
+      })
       .option("rate-limit", { type: "number", describe: "requests per second; more are answered 429 with Retry-After" })
       .option("seed", { type: "number", describe: "seed for the failure draws (repeatable runs)" })
       .option("state-file", { type: "string", describe: "keep tenant, settings and connectors in this JSON file" })
       .option("tenant-external-id", { type: "string", describe: "the sandbox tenant's external ID (default: a new UUID)" })
       .option("propagation-delay", { type: "number", default: 0, describe: "seconds before a new role can be assumed (IAM propagation)" })
-      .option("load", { type: "string", array: true, describe: "load the roles of a synthesized output folder or cdk.tf.json (stands in for cdktf deploy)" })
-      .option("legacy-connector", { type: "string", array: true, describe: "add a connector as an older manager made it: <role ARN>=<user-defined external ID> (to try migrate-external-id)" }) as unknown as Argv<GlobalArgs & SandboxArgs>,
+      .option("load", {
+        type: "string",
+        array: true,
+        describe: "load the roles of a synthesized output folder or cdk.tf.json (stands in for cdktf deploy)",
+      })
+      .option("legacy-connector", {
+        type: "string",
+        array: true,
+        describe: "add a connector as an older manager made it: <role ARN>=<user-defined external ID> (to try migrate-external-id)",
+      }) as unknown as Argv<GlobalArgs & SandboxArgs>,
   handler: command<SandboxArgs>(async (ctx, args) => {
     const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
     const { seedFromTerraform } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
@@ -71,7 +84,10 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
         },
       });
     } catch (error) {
-      if ((error as { code?: string }).code === "EADDRINUSE") throw new UsageError(`Port ${(error as { port?: number }).port ?? ""} is in use; pick others with --port and --aws-port (0 picks a free one).`);
+      if ((error as { code?: string }).code === "EADDRINUSE")
+        throw new UsageError(
+          `Port ${(error as { port?: number }).port ?? ""} is in use; pick others with --port and --aws-port (0 picks a free one).`,
+        );
       throw error;
     }
     const { manager, aws } = sandbox;
@@ -80,13 +96,18 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       const at = spec.lastIndexOf("=");
       const arn = spec.slice(0, at);
       const { checkIamArn, checkExternalId } = require("../../validation") as typeof import("../../validation");
-      const problem = at < 0 ? { problem: "is not <role ARN>=<external ID>", fix: "Write e.g. arn:aws:iam::111122223333:role/DS=my-old-id" } : checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1));
+      const problem =
+        at < 0
+          ? { problem: "is not <role ARN>=<external ID>", fix: "Write e.g. arn:aws:iam::111122223333:role/DS=my-old-id" }
+          : (checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1)));
       if (problem) throw new UsageError(`--legacy-connector ${arn}: ${problem.problem}. ${problem.fix}.`);
       const c = manager.addLegacyConnector({ crossAccountRoleArn: arn, externalId: spec.slice(at + 1) });
       ctx.io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
     }
     for (const path of args.load ?? []) {
-      const files = statSync(path).isDirectory() ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json")) : [path];
+      const files = statSync(path).isDirectory()
+        ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json"))
+        : [path];
       for (const file of files) {
         const roles = seedFromTerraform(aws.iam, JSON.parse(readFileSync(file, "utf8")));
         ctx.io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);

@@ -15,9 +15,15 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
     y
       .option("config", { type: "string", demandOption: true, describe: "the onboarding config (YAML or JSON)" })
       .option("out", { type: "string", describe: "output folder (default: cdktf.out beside the config)" })
-      .option("list-accounts", { type: "boolean", default: false, describe: "show the accounts (discovered or listed) and why each is in or out; write nothing" })
+      .option("list-accounts", {
+        type: "boolean",
+        default: false,
+        describe: "show the accounts (discovered or listed) and why each is in or out; write nothing",
+      })
       .example("$0 synth --config ds-onboard.yaml", "write cdktf.out/stacks/*/cdk.tf.json")
-      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<GlobalArgs & SynthArgs>,
+      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<
+      GlobalArgs & SynthArgs
+    >,
   handler: command<SynthArgs>(async (ctx, args) => {
     const { synthesizeOnboarding, deployCommands } = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
     if (args.listAccounts) {
@@ -25,7 +31,9 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       const listed = result.accounts.filter((a) => !result.discovery?.some((d) => d.accountId === a.accountId && d.included));
       const lines = [
         ...listed.map((a) => `include  ${a.accountId}  ${a.displayName ?? ""}  (listed in the config)`),
-        ...(result.discovery ?? []).map((d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`),
+        ...(result.discovery ?? []).map(
+          (d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`,
+        ),
         `${result.accounts.length} account(s) to onboard`,
       ];
       ctx.io.result({ accounts: result.accounts, discovery: result.discovery ?? [] }, lines.join("\n"));
