@@ -6,6 +6,7 @@ import { ExitCode, UserError } from "../errors";
 import { ValidationError } from "../validation";
 import { Context, type GlobalArgs } from "./context";
 
+// biome-ignore lint/suspicious/noConfusingVoidType: handlers that print their own result return nothing
 export type Handler<A> = (ctx: Context, args: A & GlobalArgs) => Promise<ExitCode | void>;
 
 /** Wraps a command handler; the exit code lands in `process.exitCode`. */

@@ -384,7 +384,6 @@ export class SandboxManager {
     const need = (allowed: boolean, message: string) => {
       if (!allowed) throw new HttpAnswer(403, message);
     };
-    let m: RegExpExecArray | null;
     if (path === "/awsconnectorsettings" && method === "GET") {
       need(
         role.viewExternalId && this.setting(EXTERNAL_ID_RETRIEVAL_SETTING) !== "false",
@@ -392,7 +391,9 @@ export class SandboxManager {
       );
       return { externalId: this.state.externalId };
     }
-    if ((m = /^\/systemsettings\/([^/]+)$/.exec(path))) {
+    const setting = /^\/systemsettings\/([^/]+)$/.exec(path);
+    if (setting) {
+      const m = setting;
       const name = decodeURIComponent(m[1]);
       if (method === "GET") {
         need(role.viewSettings, "Not authorized to view settings.");
@@ -428,7 +429,9 @@ export class SandboxManager {
       need(role.viewConnectors, "Not authorized to view AWS Connectors.");
       return { awsConnectors: search(this.state.connectors, isObject(body) ? (body as SearchFilter) : {}) };
     }
-    if ((m = /^\/awsconnectors\/(\d+)$/.exec(path))) {
+    const one = /^\/awsconnectors\/(\d+)$/.exec(path);
+    if (one) {
+      const m = one;
       const id = Number(m[1]);
       const index = this.state.connectors.findIndex((c) => c.ID === id);
       if (method === "GET") {

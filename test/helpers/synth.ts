@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, TerraformStack, Testing } from "cdktf";
+import { App, type TerraformStack, Testing } from "cdktf";
 
 export type TfJson = {
   resource: Record<string, Record<string, Record<string, any>>>;

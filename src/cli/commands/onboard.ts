@@ -268,7 +268,7 @@ export const registerCommand: CommandModule<GlobalArgs, GlobalArgs & RegisterArg
     const { targets, ctx, loaded } = await resolveTargets(ctx0, args);
     const { safe, refused } = await trustPrecheck(ctx, args, targets, loaded);
     const bar = progress(ctx, safe.length, "register");
-    const registered = safe.length ? await runRegister(ctx, args, safe, bar).finally(() => bar.stop()) : (bar.stop(), []);
+    const registered = await runRegister(ctx, args, safe, bar).finally(() => bar.stop());
     const results = targets.roles.map((t) => [...registered, ...refused].find((r) => r.accountId === t.accountId)!);
     const ok = results.every((r) => r.status !== "failed" && r.status !== "skipped");
     ctx.io.result({ ok, results }, registerTable(results));
