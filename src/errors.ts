@@ -1,5 +1,7 @@
 /**
- * Errors users can act on, and the exit code each maps to (see the CLI reference).
+ * Errors users can act on, and the exit code each maps to (see the CLI reference). Library errors
+ * say what happened and what to do in terms of things, not flags; an error with a `code` gets
+ * flag-specific advice from the CLI.
  */
 
 export const ExitCode = {
@@ -11,22 +13,44 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** Stable names of errors the CLI words advice for. */
+export type ErrorCode =
+  | "retrieval-disable-without-stored-copy"
+  | "retrieval-stored-copy-differs"
+  | "store-would-replace"
+  | "no-accounts"
+  | "migration-state-invalid"
+  | "migration-accounts-unknown";
+
+export interface UserErrorOptions {
+  readonly cause?: unknown;
+  /** A stable name for the CLI's advice. */
+  readonly code?: ErrorCode;
+  /** Facts about the error (paths, account IDs), for reports. */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
 /** An error whose message is written for the user: what happened, and what to do. */
 export class UserError extends Error {
+  readonly code?: ErrorCode;
+  readonly data?: Readonly<Record<string, unknown>>;
+
   constructor(
     message: string,
     readonly exitCode: ExitCode = ExitCode.failed,
-    options?: { cause?: unknown },
+    options?: UserErrorOptions,
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "UserError";
+    this.code = options?.code;
+    this.data = options?.data;
   }
 }
 
 /** Bad flags, config or values: nothing was changed (exit code 2). */
 export class UsageError extends UserError {
-  constructor(message: string) {
-    super(message, ExitCode.usage);
+  constructor(message: string, options?: Omit<UserErrorOptions, "cause">) {
+    super(message, ExitCode.usage, options);
     this.name = "UsageError";
   }
 }

@@ -1,52 +1,36 @@
 /**
- * The ds-onboard command line. Commands load their heavy modules (AWS SDK, undici, cdktf) only
- * when they run, so that `--help` and light commands start fast.
+ * The ds-onboard command line. Each command's file declares its options; its handler loads the
+ * workflow (AWS SDK, undici, cdktf) only when it runs, so that `--help` and light commands start
+ * fast. `runCli` runs one command line against given streams and environment and returns the exit
+ * code (tests call it in-process); `main` is the program.
  */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-import { ExitCode, UserError } from "../errors";
+import type { ExitCode } from "../errors";
 import { demoCommand } from "./commands/demo";
+import { deregisterCommand } from "./commands/deregister";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
 import { initCommand } from "./commands/init";
-import { migrateCommand } from "./commands/migrate";
-import { deregisterCommand, onboardCommand, registerCommand, verifyCommand } from "./commands/onboard";
+import { migrateCommand } from "./commands/migrate-external-id";
+import { onboardCommand } from "./commands/onboard";
+import { registerCommand } from "./commands/register";
 import { sandboxCommand } from "./commands/sandbox";
 import { synthCommand } from "./commands/synth";
-import type { GlobalArgs } from "./context";
+import { verifyCommand } from "./commands/verify";
+import { Io, processRuntime, type Runtime } from "./io";
+import { globalOptions } from "./options";
+import { beginRun, reportError } from "./run";
 
-export function buildCli(argv: string[]) {
-  return yargs(argv)
-    .scriptName("ds-onboard")
-    .usage("$0 <command> [options]\n\nConnect AWS accounts to Deep Security / Workload Security through a cross-account role.")
-    .options({
-      "manager-url": { type: "string", describe: "manager API base URL ending in /api [env DS_MANAGER_URL]", global: true },
-      "api-key-file": { type: "string", describe: "file holding the API key [env DS_API_KEY holds the key itself]", global: true },
-      "api-key": { type: "string", describe: "the API key (lands in shell history: prefer DS_API_KEY)", global: true, hidden: true },
-      auth: {
-        type: "string",
-        choices: ["api-secret-key", "apikey"],
-        describe: "authentication scheme; default from the host [env DS_AUTH_SCHEME]",
-        global: true,
-      },
-      "external-id": { type: "string", describe: "use this external ID instead of asking the manager [env DS_EXTERNAL_ID]", global: true },
-      "external-id-from": {
-        type: "string",
-        describe: "read the external ID from ssm:, secretsmanager: or file: [env DS_EXTERNAL_ID_FROM]",
-        global: true,
-      },
-      "ca-bundle": { type: "string", describe: "PEM file of a CA to trust for the manager's certificate [env DS_CA_BUNDLE]", global: true },
-      insecure: { type: "boolean", describe: "skip TLS verification (warns every time)", global: true },
-      timeout: { type: "number", describe: "seconds to wait for a manager answer", default: 30, global: true },
-      output: {
-        type: "string",
-        choices: ["text", "json"] as const,
-        default: "text" as const,
-        describe: "json: one JSON document on stdout",
-        global: true,
-      },
-      verbose: { type: "boolean", default: false, describe: "details and stack traces on stderr", global: true },
-    })
+/** A command line yargs refused (unknown option, bad choice, failed check). */
+class ParseError extends Error {}
+
+export function buildCli(argv: string[], columns = 100) {
+  return globalOptions(
+    yargs(argv)
+      .scriptName("ds-onboard")
+      .usage("$0 <command> [options]\n\nConnect AWS accounts to Deep Security / Workload Security through a cross-account role."),
+  )
     .command(externalIdCommand)
     .command(doctorCommand)
     .command(initCommand)
@@ -62,23 +46,43 @@ export function buildCli(argv: string[]) {
     .recommendCommands()
     .strict()
     .env(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .wrap(Math.min(110, columns))
     .fail((message, error) => {
       // Handlers report their own errors; what lands here is yargs' parsing and option checks
       // (yargs wraps errors thrown by coerce functions in its own YError).
-      process.stderr.write(`error: ${error ? error.message : message}\nRun \`ds-onboard --help\` for the commands and options.\n`);
-      process.exit(error instanceof UserError ? error.exitCode : ExitCode.usage);
+      throw new ParseError(error ? error.message : message);
     });
+}
+
+/** Runs one command line; returns its exit code. Output goes to the runtime's streams. */
+export async function runCli(argv: string[], runtime: Runtime = processRuntime()): Promise<ExitCode> {
+  const run = beginRun(runtime);
+  const json = argv.includes("--output=json") || argv.some((a, i) => a === "--output" && argv[i + 1] === "json");
+  try {
+    let shown = "";
+    await buildCli(argv, runtime.stdout.columns || 100).parseAsync(argv, {}, (_error, _argv, output) => {
+      shown = output;
+    });
+    // --help and --version: yargs hands their text over instead of printing it.
+    if (shown) runtime.stdout.write(`${shown}\n`);
+    return run.exitCode;
+  } catch (error) {
+    const io = new Io(json ? "json" : "text", argv.includes("--verbose"), runtime);
+    if (error instanceof ParseError || (error as Error)?.name === "YError") {
+      const { UsageError } = require("../errors") as typeof import("../errors");
+      return reportError(io, new UsageError(`${(error as Error).message}\nRun \`ds-onboard --help\` for the commands and options.`));
+    }
+    return reportError(io, error);
+  }
 }
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   // The SDK warns on Node 20 about its future releases; the pinned version supports Node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  await buildCli(argv).parseAsync();
-  // The command is done: exit once stdout and stderr have drained (a pipe takes large output
-  // in pieces), instead of waiting for HTTP clients' idle timers.
+  const code = await runCli(argv);
+  // The command is done: exit once stdout and stderr have drained (a pipe takes large output in
+  // pieces), instead of waiting for HTTP clients' idle timers.
   await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
-  process.exit();
+  process.exit(code);
 }
-
-export type { GlobalArgs };

@@ -93,7 +93,7 @@ export async function readStored(location: StoredLocation): Promise<string> {
 }
 
 /** Writes the ID: SSM SecureString (overwritten), a Secrets Manager secret (created or updated), or a 0600 file. */
-export async function writeStored(location: StoredLocation, value: string): Promise<void> {
+export async function writeStored(location: StoredLocation, value: string, _options: { force?: boolean } = {}): Promise<void> {
   const where = describeLocation(location);
   switch (location.kind) {
     case "env":

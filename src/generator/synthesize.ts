@@ -8,28 +8,27 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { settingsFromEnvironment } from "../app/environment";
+import { stderrLog } from "../app/log";
+import { Project } from "../app/project";
+import { Session } from "../app/session";
 import type { AccountDecision } from "../aws/organizations";
-import { Context } from "../cli/context";
-import { type LoadedConfig, loadConfig } from "../config/load";
-import type { OnboardingConfig } from "../config/schema";
-import { UsageError, UserError } from "../errors";
-import type { ExternalIdSources } from "../external-id/resolve";
+import { ExitCode, UsageError, UserError } from "../errors";
 import type { AccountTarget } from "../policy/accounts";
-import type { ManagerPrincipal } from "../policy/principal";
 import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
   /** The config file (JSON or YAML). */
   readonly configPath: string;
-  /** Where to write. Default: `CDKTF_OUTDIR`, else `cdktf.out` beside the config. */
+  /** Where to write. @default `CDKTF_OUTDIR`, else `cdktf.out` beside the config */
   readonly outdir?: string;
-  /** The CLI's flags and environment. Default: the process environment, text output. */
-  readonly context?: Context;
-  /** Only discover and list the accounts; write nothing, resolve no external ID. */
+  /** The manager settings and log. @default settings from the environment (`DS_MANAGER_URL`, `DS_API_KEY`, ...), notes on stderr */
+  readonly session?: Session;
+  /** Only discover and list the accounts; write nothing, resolve no external ID. @default false */
   readonly listOnly?: boolean;
   /**
    * Per-account external IDs, given the tenant's (a migration: the old user-defined ID and the
-   * tenant's). `undefined` for an account keeps the tenant's alone. Default: none.
+   * tenant's). `undefined` for an account keeps the tenant's alone. @default none
    */
   readonly accountExternalIds?: (accountId: string, tenantExternalId: string) => string[] | undefined;
 }
@@ -50,32 +49,45 @@ export interface SynthesisResult {
   readonly maskedExternalId?: string;
   /** Organizations decisions, when discovery ran. */
   readonly discovery?: readonly AccountDecision[];
+  /** Stack folders left in the output that the config no longer has (destroy them first). */
+  readonly staleStacks?: readonly string[];
 }
 
+/**
+ * From a config file to Terraform JSON. `ds-onboard synth` and a project's own `main.ts` (made by
+ * `ds-onboard init`) both call it, so that they write the same output.
+ */
 export async function synthesizeOnboarding(options: SynthesizeOptions): Promise<SynthesisResult> {
-  const ctx = options.context ?? new Context({ output: "text", verbose: false });
+  const session = options.session ?? new Session(settingsFromEnvironment(), stderrLog());
   try {
-    return await synthesize(options, ctx);
+    const project = await Project.fromConfig(session, options.configPath);
+    return await synthesizeProject(project, options);
   } finally {
-    // A context made here is closed here (an open HTTP client would keep main.ts running).
-    if (!options.context) await ctx.close();
+    // A session made here is closed here (an open HTTP client would keep main.ts running).
+    if (!options.session) await session.close();
   }
 }
 
-async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<SynthesisResult> {
-  const loaded = loadConfig(options.configPath);
-  applyConfigDefaults(ctx, loaded);
-  const { accounts, discovery } = await collectAccounts(loaded.config, ctx);
+/** Synthesizes an opened project (the project must come from a config). */
+export async function synthesizeProject(
+  project: Project,
+  options: Omit<SynthesizeOptions, "configPath" | "session"> = {},
+): Promise<SynthesisResult> {
+  const loaded = project.config;
+  if (!loaded) throw new UsageError("Synthesis needs an onboarding config.");
+  const { accounts, discovery } = project;
+  const log = project.session.log;
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out"));
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
-  if (accounts.length === 0)
-    throw new UserError(
-      "No accounts to onboard: the config lists none and discovery included none. See `ds-onboard synth --list-accounts` for why each account was left out.",
-    );
+  if (accounts.length === 0) {
+    throw new UserError("No accounts to onboard: the config lists none and discovery included none.", ExitCode.failed, {
+      code: "no-accounts",
+    });
+  }
 
   checkWritableDir(outdir);
-  const { externalId, source } = await resolveConfiguredExternalId(loaded, ctx);
-  ctx.io.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
+  const { externalId, source } = await project.externalId();
+  log.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
 
   // cdktf and the constructs load only here: listing accounts does not pay for them.
   const { App, LocalBackend } = require("cdktf") as typeof import("cdktf");
@@ -89,9 +101,8 @@ async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<Syn
       ? accounts.map((a) => ({ ...a, externalIds: options.accountExternalIds!(a.accountId, externalId) }))
       : accounts;
     const stacks = addAccountStacks(app, {
-      ...config.role,
+      ...project.role,
       externalIds: [externalId],
-      principal: (config.manager?.principal as ManagerPrincipal | undefined) ?? { type: "workload-security" },
       accounts: withOwnIds,
       deploymentRoleName: config.deployment?.deploymentRoleName,
       region: config.deployment?.region,
@@ -107,9 +118,9 @@ async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<Syn
     }
     app.synth();
     const names = new Set(stacks.map((s) => s.node.id));
-    const stale = existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n)) : [];
-    for (const name of stale) {
-      ctx.io.warn(
+    const staleStacks = existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n)) : [];
+    for (const name of staleStacks) {
+      log.warn(
         `stack ${name} in ${outdir} is no longer in the config; if it was deployed, destroy it (its state is terraform.${name}.tfstate beside the config) before removing its folder`,
       );
     }
@@ -126,82 +137,25 @@ async function synthesize(options: SynthesizeOptions, ctx: Context): Promise<Syn
       externalIdSource: source,
       maskedExternalId: maskExternalId(externalId),
       discovery,
+      staleStacks,
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-/** Config values are the lowest priority: flags, then the environment, then the config. */
-export function applyConfigDefaults(ctx: Context, loaded: LoadedConfig): void {
-  const m = loaded.config.manager;
-  if (!m) return;
-  ctx.useDefaults({
-    managerUrl: m.url,
-    auth: m.auth ?? (m.product === "deep-security-manager" ? "api-secret-key" : undefined),
-    caBundle: m.caBundle && resolve(loaded.dir, m.caBundle),
-  });
-}
-
-export async function collectAccounts(
-  config: OnboardingConfig,
-  ctx: Context,
-): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
-  const listed: AccountTarget[] = [...(config.accounts ?? [])];
-  if (!config.organizations) return { accounts: listed };
-  const orgs = require("../aws/organizations") as typeof import("../aws/organizations");
-  const { OrganizationsClient } = require("@aws-sdk/client-organizations") as typeof import("@aws-sdk/client-organizations");
-  const client = new OrganizationsClient({ region: "us-east-1", maxAttempts: 10, retryMode: "standard" });
-  try {
-    const tree = await orgs.readOrganization(client);
-    ctx.io.debug(`organizations: ${tree.accounts.length} accounts in ${tree.units.size} roots and OUs, ${tree.calls} calls`);
-    const unknown = orgs.unknownUnits(tree, config.organizations);
-    if (unknown.length)
-      throw new UserError(
-        `organizations names OUs that are not in the organization: ${unknown.join(", ")}. Check the IDs (aws organizations list-organizational-units-for-parent).`,
-      );
-    const discovery = orgs.selectAccounts(tree, config.organizations);
-    const byId = new Map(listed.map((a) => [a.accountId, a]));
-    const accounts = [...listed];
-    for (const d of discovery) {
-      if (d.included && !byId.has(d.accountId)) accounts.push({ accountId: d.accountId, displayName: d.name });
-    }
-    return { accounts, discovery };
-  } finally {
-    client.destroy();
-  }
-}
-
-/**
- * The external ID, resolved once: `--external-id`/`DS_EXTERNAL_ID`, then
- * `--external-id-from`/`DS_EXTERNAL_ID_FROM`, then the config's `externalId` (when there is a
- * config), then the manager.
- */
-export async function resolveConfiguredExternalId(loaded: LoadedConfig | undefined, ctx: Context) {
-  const { resolveExternalId } = require("../external-id/resolve") as typeof import("../external-id/resolve");
-  const sources: ExternalIdSources = ctx.externalIdSources();
-  if (!loaded) return resolveExternalId(sources);
-  const configured = loaded.config.externalId ?? "manager";
-  if (sources.explicit || sources.from || configured === "manager") return resolveExternalId(sources);
-  const m = /^(env|ssm|secretsmanager|file):(.*)$/.exec(configured);
-  if (m) {
-    const location = m[1] === "file" ? `file:${resolve(loaded.dir, m[2])}` : configured;
-    return resolveExternalId({ from: { location, origin: `externalId in ${loaded.path}` } });
-  }
-  return resolveExternalId({ explicit: { value: configured.replace(/^literal:/, ""), origin: `externalId in ${loaded.path}` } });
-}
-
 /** Fails early, before any work, when the output folder cannot be written. */
 function checkWritableDir(outdir: string): void {
   if (existsSync(outdir) && !statSync(outdir).isDirectory())
-    throw new UsageError(`--out ${outdir} is a file, not a folder; nothing was written. Name a folder.`);
+    throw new UsageError(`The output folder ${outdir} is a file, not a folder; nothing was written. Name a folder.`);
   let parent = dirname(outdir);
   while (!existsSync(parent)) parent = dirname(parent);
-  if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${outdir}: ${parent} is a file, not a folder; nothing was written.`);
+  if (!statSync(parent).isDirectory())
+    throw new UsageError(`The output folder ${outdir}: ${parent} is a file, not a folder; nothing was written.`);
   try {
     accessSync(parent, constants.W_OK);
   } catch {
-    throw new UsageError(`--out ${outdir}: ${parent} is not writable; nothing was written.`);
+    throw new UsageError(`The output folder ${outdir}: ${parent} is not writable; nothing was written.`);
   }
 }
 

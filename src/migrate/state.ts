@@ -4,7 +4,7 @@
  * run resumes where it stopped). The file holds no external ID: the old ID is read again from
  * the live trust policy whenever it is needed.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { UsageError } from "../errors";
 import { writeFileAtomic } from "../files";
 
@@ -17,6 +17,7 @@ export type Phase = (typeof PHASES)[number];
  * - `migrated`: only the tenant's ID: nothing to do;
  * - `unknown`: unreadable, no ID, any ID, or more than one other: fix by hand first.
  */
+export const CLASSIFICATIONS: readonly Classification[] = ["user-defined", "both", "migrated", "unknown"];
 export type Classification = "user-defined" | "both" | "migrated" | "unknown";
 
 export interface AccountMigration {
@@ -84,11 +85,50 @@ export function checkPhaseOrder(phase: Phase, state: MigrationState | undefined)
   }
 }
 
+/**
+ * Reads the state file. A file that is not one (truncated, empty, hand-edited into another shape,
+ * a folder) is a usage error that names the file and the fix; nothing is written then.
+ */
 export function loadState(path: string): MigrationState | undefined {
   if (!existsSync(path)) return undefined;
-  const state = JSON.parse(readFileSync(path, "utf8")) as MigrationState;
-  if (state.version !== 1) throw new UsageError(`${path} is not a ds-onboard migration state file (version ${String(state.version)}).`);
-  return state;
+  const bad = (why: string) =>
+    new UsageError(
+      `The migration state file ${path} ${why}; nothing was changed. Restore it from a backup, or delete it and run \`ds-onboard migrate-external-id discover\` again (discover reads every role and connector live).`,
+      { code: "migration-state-invalid", data: { path } },
+    );
+  if (statSync(path).isDirectory()) throw bad("is a folder");
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw bad(`is not valid JSON (${(error as Error).message})`);
+  }
+  const problem = stateProblem(data);
+  if (problem) throw bad(problem);
+  return data as MigrationState;
+}
+
+function stateProblem(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return "does not hold a JSON object";
+  const s = data as Partial<MigrationState>;
+  if (s.version !== 1) return `is not a ds-onboard migration state file (version ${JSON.stringify(s.version)})`;
+  if (typeof s.principalArn !== "string") return "has no principalArn";
+  if (typeof s.accounts !== "object" || s.accounts === null || Array.isArray(s.accounts)) return "has no accounts object";
+  for (const [id, a] of Object.entries(s.accounts)) {
+    const ok =
+      /^\d{12}$/.test(id) &&
+      typeof a === "object" &&
+      a !== null &&
+      a.accountId === id &&
+      typeof a.roleArn === "string" &&
+      CLASSIFICATIONS.includes(a.classification) &&
+      typeof a.widened === "boolean" &&
+      typeof a.switched === "boolean" &&
+      typeof a.narrowed === "boolean" &&
+      (a.connectorId === undefined || Number.isInteger(a.connectorId));
+    if (!ok) return `has an unreadable entry for account ${JSON.stringify(id)}`;
+  }
+  return undefined;
 }
 
 export function saveState(path: string, state: MigrationState): void {

@@ -41,6 +41,8 @@ export interface RegisterOptions {
   readonly assumeRetryDelayMs?: number;
   /** Creates tried in all when the answer is lost (timeout, broken connection, 5xx). Default: 5. */
   readonly createAttempts?: number;
+  /** The connectors' WorkSpaces setting; follows the role's `includeWorkspaces`. Default: true. */
+  readonly workspacesEnabled?: boolean;
   readonly onResult?: (result: RegisterResult) => void;
 }
 

@@ -2,14 +2,15 @@ import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../errors";
-import type { GlobalArgs } from "../context";
+import { PRODUCTS, type Product } from "../../manager/schemes";
+import type { GlobalArgs } from "../options";
 import { command } from "../run";
 
 interface InitArgs {
   dir: string;
   account?: string[];
   orgOu?: string[];
-  product?: "workload-security" | "deep-security-manager" | "vision-one";
+  product?: Product;
   principalAccount?: string;
   principalArn?: string;
   externalIdSource: string;
@@ -29,7 +30,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       .option("account", { type: "string", array: true, describe: "an AWS account ID to onboard (repeat for more)" })
       .option("org-ou", { type: "string", array: true, describe: "discover the accounts under this root or OU (repeat for more)" })
       .option("product", {
-        choices: ["workload-security", "deep-security-manager", "vision-one"] as const,
+        choices: PRODUCTS,
         describe: "the manager product",
       })
       .option("principal-account", { type: "string", describe: "on-premises manager: the AWS account it runs in" })
@@ -51,7 +52,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<
       GlobalArgs & InitArgs
     >,
-  handler: command<InitArgs>(async (ctx, args) => {
+  handler: command<InitArgs>(async ({ io, runtime }, args) => {
     const { projectFiles, CONFIG_FILE } = require("../../generator/init") as typeof import("../../generator/init");
     const { parseConfig } = require("../../config/load") as typeof import("../../config/load");
     const { stringify } = require("yaml") as typeof import("yaml");
@@ -61,10 +62,10 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
     let accounts = args.account ?? [];
     let managerUrl = args.managerUrl;
     if (accounts.length === 0 && !args.orgOu?.length) {
-      if (!process.stdin.isTTY)
+      if (!runtime.stdin.isTTY)
         throw new UsageError("Name the accounts: --account <id> (repeatable) or --org-ou <root or OU ID> for Organizations discovery.");
       const readline = require("node:readline/promises") as typeof import("node:readline/promises");
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const rl = readline.createInterface({ input: runtime.stdin, output: runtime.stderr });
       try {
         accounts = (await rl.question("AWS account IDs to onboard (comma-separated): ")).split(/[\s,]+/).filter(Boolean);
         if (!managerUrl)
@@ -103,7 +104,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
     mkdirSync(dir, { recursive: true });
     for (const [name, content] of Object.entries(files)) writeFileAtomic(join(dir, name), content);
-    ctx.io.result(
+    io.result(
       { dir, files: Object.keys(files), config: CONFIG_FILE },
       [
         `wrote ${Object.keys(files).join(", ")} to ${dir}`,
@@ -113,6 +114,7 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
         `  npx ds-onboard synth --config ${CONFIG_FILE}   # or: npm run synth / cdktf synth`,
       ].join("\n"),
     );
+    return undefined;
   }),
 };
 

@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../errors";
 import { writeFileAtomic } from "../../files";
 import { maskExternalId } from "../../redact";
-import type { GlobalArgs } from "../context";
+import { type GlobalArgs, integer } from "../options";
 import { command } from "../run";
 
 interface SandboxArgs {
@@ -37,8 +37,13 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
   builder: (y) =>
     y
       .option("host", { type: "string", default: "127.0.0.1", describe: "loopback address to listen on" })
-      .option("port", { type: "number", default: 4119, describe: "manager port (0: any free port)" })
-      .option("aws-port", { type: "number", default: 4120, describe: "local AWS endpoint port (0: any free port)" })
+      .option("port", { type: "number", default: 4119, coerce: integer("port", 0, 65535), describe: "manager port (0: any free port)" })
+      .option("aws-port", {
+        type: "number",
+        default: 4120,
+        coerce: integer("aws-port", 0, 65535),
+        describe: "local AWS endpoint port (0: any free port)",
+      })
       .option("https", { type: "boolean", default: false, describe: "serve HTTPS with a generated self-signed certificate" })
       .option("latency-ms", { type: "number", default: 0, describe: "delay before every answer" })
       .option("fail-5xx", { type: "number", default: 0, coerce: rate("fail-5xx"), describe: "share of requests answered 502/503/504" })
@@ -64,7 +69,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
         array: true,
         describe: "add a connector as an older manager made it: <role ARN>=<user-defined external ID> (to try migrate-external-id)",
       }) as unknown as Argv<GlobalArgs & SandboxArgs>,
-  handler: command<SandboxArgs>(async (ctx, args) => {
+  handler: command<SandboxArgs>(async ({ io }, args) => {
     const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
     const { seedFromTerraform } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
     let sandbox: import("../../sandbox/start").Sandbox;
@@ -102,7 +107,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
           : (checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1)));
       if (problem) throw new UsageError(`--legacy-connector ${arn}: ${problem.problem}. ${problem.fix}.`);
       const c = manager.addLegacyConnector({ crossAccountRoleArn: arn, externalId: spec.slice(at + 1) });
-      ctx.io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
+      io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
     }
     for (const path of args.load ?? []) {
       const files = statSync(path).isDirectory()
@@ -110,7 +115,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
         : [path];
       for (const file of files) {
         const roles = seedFromTerraform(aws.iam, JSON.parse(readFileSync(file, "utf8")));
-        ctx.io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);
+        io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);
       }
     }
     let caBundle: string | undefined;
@@ -145,9 +150,10 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
-    ctx.io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
+    io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
     await stopped;
     await sandbox.stop();
-    ctx.io.info("sandbox stopped");
+    io.info("sandbox stopped");
+    return undefined;
   }),
 };

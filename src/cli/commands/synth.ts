@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
-import type { GlobalArgs } from "../context";
+import type { GlobalArgs } from "../options";
 import { command } from "../run";
 
 interface SynthArgs {
@@ -24,30 +24,31 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<
       GlobalArgs & SynthArgs
     >,
-  handler: command<SynthArgs>(async (ctx, args) => {
-    const { synthesizeOnboarding, deployCommands } = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
+  handler: command<SynthArgs>(async ({ io, session }, args) => {
+    const { synthesizeProject, deployCommands } = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
+    const { Project } = require("../../app/project") as typeof import("../../app/project");
+    const project = await Project.fromConfig(session, args.config);
     if (args.listAccounts) {
-      const result = await synthesizeOnboarding({ configPath: args.config, outdir: args.out, context: ctx, listOnly: true });
-      const listed = result.accounts.filter((a) => !result.discovery?.some((d) => d.accountId === a.accountId && d.included));
+      const discovered = project.discovery ?? [];
+      const listed = project.accounts.filter((a) => !discovered.some((d) => d.accountId === a.accountId && d.included));
       const lines = [
         ...listed.map((a) => `include  ${a.accountId}  ${a.displayName ?? ""}  (listed in the config)`),
-        ...(result.discovery ?? []).map(
-          (d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`,
-        ),
-        `${result.accounts.length} account(s) to onboard`,
+        ...discovered.map((d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`),
+        `${project.accounts.length} account(s) to onboard`,
       ];
-      ctx.io.result({ accounts: result.accounts, discovery: result.discovery ?? [] }, lines.join("\n"));
-      return;
+      io.result({ accounts: project.accounts, discovery: discovered }, lines.join("\n"));
+      return undefined;
     }
-    const result = await synthesizeOnboarding({ configPath: args.config, outdir: args.out, context: ctx });
+    const result = await synthesizeProject(project, { outdir: args.out });
     const commands = deployCommands(result);
-    ctx.io.result(
+    io.result(
       {
         outdir: result.outdir,
         stacks: result.stacks,
         accounts: result.accounts.length,
         externalIdSource: result.externalIdSource,
         externalId: result.maskedExternalId,
+        staleStacks: result.staleStacks,
         deployCommands: commands,
       },
       [
@@ -59,5 +60,6 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
         ...commands.map((c) => `  ${c}`),
       ].join("\n"),
     );
+    return undefined;
   }),
 };

@@ -1,0 +1,72 @@
+/**
+ * Library errors say what happened in terms of things; here they get the flags and variables
+ * that fix them on the command line.
+ */
+import { ENVIRONMENT } from "../app/environment";
+import { SettingError, type SettingName } from "../app/session";
+import { UserError } from "../errors";
+import { ManagerError } from "../manager/errors";
+
+const SETTING_FLAGS: Record<SettingName, string> = {
+  managerUrl: `pass --manager-url or set ${ENVIRONMENT.managerUrl} (e.g. https://dsm.example.com:4119/api). To try ds-onboard locally, run \`ds-onboard sandbox\` and paste the lines it prints`,
+  auth: `pass --auth or set ${ENVIRONMENT.auth}: api-secret-key (Deep Security Manager, legacy Cloud One keys) or apikey (Cloud One keys)`,
+  apiKey: `set ${ENVIRONMENT.apiKey} or pass --api-key-file <file>`,
+  apiKeyFile: `check --api-key-file or ${ENVIRONMENT.apiKeyFile}`,
+  caBundle: `check --ca-bundle or ${ENVIRONMENT.caBundle}`,
+  insecure: "",
+  timeoutSeconds: "check --timeout",
+  externalId: `check --external-id or ${ENVIRONMENT.externalId}`,
+  externalIdFrom: `check --external-id-from or ${ENVIRONMENT.externalIdFrom}`,
+};
+
+const STORED_COPY = `read a stored copy with --external-id-from ssm:<parameter> | secretsmanager:<secret> | file:<path> (or ${ENVIRONMENT.externalIdFrom}), or pass the ID itself in ${ENVIRONMENT.externalId}`;
+
+/** The advice for an error on the command line, or undefined. */
+export function adviceFor(error: unknown): string | undefined {
+  if (error instanceof SettingError) return SETTING_FLAGS[error.setting] || undefined;
+  if (error instanceof ManagerError) return managerAdvice(error);
+  if (error instanceof UserError) {
+    switch (error.code) {
+      case "retrieval-disable-without-stored-copy":
+        return "Store it first (`ds-onboard external-id get --store ssm:/deep-security/external-id`), then run `ds-onboard external-id retrieval disable --external-id-from ssm:/deep-security/external-id`; --force disables it anyway";
+      case "retrieval-stored-copy-differs":
+        return `Run \`ds-onboard external-id get --store ${String(error.data?.storedCopy ?? "<location>")} --force\` first`;
+      case "store-would-replace":
+        return "Name another location, or pass --force to replace it";
+      case "no-accounts":
+        return "See `ds-onboard synth --list-accounts` for why each account was left out";
+      default:
+        return undefined;
+    }
+  }
+  return undefined;
+}
+
+function managerAdvice(error: ManagerError): string | undefined {
+  const reason = (error as { reason?: string }).reason;
+  switch (error.kind) {
+    case "unauthorized":
+      return `Check ${ENVIRONMENT.apiKey} or --api-key-file, and the scheme (--auth apikey for Cloud One keys, --auth api-secret-key for Deep Security Manager keys)`;
+    case "forbidden":
+      if (
+        reason === "retrieval-disabled" ||
+        reason === "missing-right" ||
+        reason === "undetermined" ||
+        /external ID/i.test(error.message)
+      ) {
+        return `To go on without the manager's answer, ${STORED_COPY}`;
+      }
+      return undefined;
+    case "tls":
+      return `If the manager uses its own CA, pass it with --ca-bundle <file.pem> or ${ENVIRONMENT.caBundle} (--insecure skips verification and is not recommended)`;
+    case "dns":
+    case "refused":
+    case "not-found":
+    case "bad-response":
+      return `Check --manager-url or ${ENVIRONMENT.managerUrl}`;
+    case "timeout":
+      return "Check the network path to the manager, or raise --timeout";
+    default:
+      return undefined;
+  }
+}
