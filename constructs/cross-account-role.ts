@@ -18,15 +18,22 @@ import { planRole, type RoleOptions, type RolePlan } from "../src/policy/role";
 import { EXTERNAL_ID_PATTERN_SOURCE } from "../src/validation";
 import { pinProviderSource } from "./provider-source";
 
-/** Props of {@link DeepSecurityCrossAccountRole}. Optional ones state their default. */
+/** Props of {@link DeepSecurityCrossAccountRole}. Optional ones state their `@default`. */
 export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
-  /** The AWS provider (account and region) to create the role with. Default: the stack's default provider. */
+  /**
+   * The AWS provider (account and region) to create the role with.
+   * @default the stack's default provider
+   */
   readonly provider?: TerraformProvider;
-  /** Add Terraform outputs `role_arn` and `role_name` (never the external ID). Default: true. */
+  /**
+   * Add Terraform outputs `role_arn` and `role_name` (never the external ID).
+   * @default true
+   */
   readonly outputs?: boolean;
   /**
    * Prefix for validation error paths, so that errors point at the caller's own input
-   * (e.g. `accounts[3].`). Default: none.
+   * (e.g. `accounts[3].`).
+   * @default none
    */
   readonly errorPathPrefix?: string;
   /**
@@ -34,28 +41,39 @@ export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
    * step runs `ds-onboard register --role-arn <arn>` once the role and its policy exist (cdktf
    * has no post-deploy hook). The API key is read from DS_API_KEY (or DS_API_KEY_FILE) in the
    * environment of `cdktf deploy` at apply time; it never enters the synthesized JSON or the
-   * state. Default: not registered (run `ds-onboard register` or `onboard` after deploy).
+   * state.
+   * @default not registered (run `ds-onboard register` or `onboard` after deploy)
    */
   readonly registration?: RegistrationOptions;
   /**
    * A plan made by `planRole` from these same options, to skip validating them again when
-   * creating many roles from one set of options. Default: planned from the props.
+   * creating many roles from one set of options.
+   * @default planned from the props
    */
   readonly plan?: RolePlan;
 }
 
 /** How {@link DeepSecurityCrossAccountRole} registers the account during `cdktf deploy`. */
 export interface RegistrationOptions {
-  /** The command that runs ds-onboard. Default: `"npx --no-install ds-onboard"`. */
+  /**
+   * The command that runs ds-onboard.
+   * @default `"npx --no-install ds-onboard"`
+   */
   readonly command?: string;
-  /** The manager URL, if not in DS_MANAGER_URL at apply time. Not a secret. Default: from the environment. */
+  /**
+   * The manager URL, if not in DS_MANAGER_URL at apply time. Not a secret.
+   * @default from the environment
+   */
   readonly managerUrl?: string;
-  /** The connector's display name. Default: the account ID. */
+  /**
+   * The connector's display name.
+   * @default the account ID
+   */
   readonly displayName?: string;
   /**
    * On `cdktf destroy`: `"keep"` the connector (it stays until someone deregisters it), or
-   * `"deregister"` it. Default: `"keep"`, so that a destroy never removes the manager's
-   * record of the account by surprise.
+   * `"deregister"` it.
+   * @default `"keep"`, so that a destroy never removes the manager's record of the account by surprise
    */
   readonly onDestroy?: "keep" | "deregister";
 }
@@ -174,7 +192,10 @@ function tokenPreconditions(plan: RolePlan): Precondition[] {
     errorMessage:
       "The Deep Security external ID must be 2 to 1,224 characters of letters, digits and +=,.@:/_- (check the variable or data source it comes from).",
   }));
-  const tokenLength = plan.tokenExternalIds.map((id) => Fn.lengthOf(id)).reduce((a, b) => Op.add(a, b));
+  // Each ID counts as often as the document holds it (the Deny guard repeats it).
+  const tokenLength = plan.tokenExternalIds
+    .map((id, i) => (plan.tokenExternalIdCounts[i] === 1 ? Fn.lengthOf(id) : Op.mul(Fn.lengthOf(id), plan.tokenExternalIdCounts[i])))
+    .reduce((a, b) => Op.add(a, b));
   conditions.push({
     condition: Op.lte(Op.add(tokenLength, plan.trustPolicyBaseSize), plan.trustPolicySizeLimit),
     errorMessage: `The trust policy would exceed the account's quota of ${plan.trustPolicySizeLimit} characters; use shorter external IDs or raise trustPolicySizeLimit.`,

@@ -1,16 +1,30 @@
 /**
- * ds-onboard: cdktf constructs for the Deep Security cross-account role, and the pure policy
- * logic behind them (building and checking trust policies).
+ * ds-onboard: cdktf constructs for the Deep Security cross-account role, the presets of whom it
+ * trusts, and the trust-policy checker. The generator (a config file to Terraform JSON) is the
+ * `ds-onboard/generator` entry point. Everything else is internal.
  */
 
-export * from "../src/policy/accounts";
-export * from "../src/policy/document";
-export * from "../src/policy/permissions";
-export * from "../src/policy/principal";
-export * from "../src/policy/role";
-export * from "../src/policy/trust";
-export { maskExternalId } from "../src/redact";
-export * from "../src/validation";
-export * from "./cross-account-role";
-export * from "./multi-account";
-export * from "./provider-source";
+export type { PolicyDocument, PolicyStatement } from "../src/policy/document";
+export { type ManagerPrincipal, ManagerPrincipals, WORKLOAD_SECURITY_ACCOUNT_ID } from "../src/policy/principal";
+export type { RoleOptions, RolePlan } from "../src/policy/role";
+export {
+  buildTrustPolicy,
+  checkTrustPolicy,
+  describeTrustCheck,
+  type Finding,
+  type FindingCode,
+  type TrustCheckResult,
+  type TrustExpectation,
+  type TrustPolicyOptions,
+} from "../src/policy/trust";
+export { type Partition, ValidationError, type ValidationIssue } from "../src/validation";
+export { DeepSecurityCrossAccountRole, type DeepSecurityCrossAccountRoleProps, type RegistrationOptions } from "./cross-account-role";
+export {
+  type AccountStacksProps,
+  type AccountTarget,
+  addAccountStacks,
+  DeepSecurityAccountRoles,
+  type DeepSecurityAccountRolesProps,
+  type StackLayout,
+} from "./multi-account";
+export { AWS_PROVIDER_SOURCE } from "./provider-source";

@@ -7,17 +7,29 @@ import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-
 
 export type { AccountTarget } from "../src/policy/accounts";
 
-/** Props of {@link DeepSecurityAccountRoles}. Optional ones state their default. */
+/** Props of {@link DeepSecurityAccountRoles}. Optional ones state their `@default`. */
 export interface DeepSecurityAccountRolesProps extends RoleOptions {
   /** The accounts to create the role in. */
   readonly accounts: readonly AccountTarget[];
-  /** The role Terraform assumes in each account. Default: `"OrganizationAccountAccessRole"`. */
+  /**
+   * The role Terraform assumes in each account.
+   * @default `"OrganizationAccountAccessRole"`
+   */
   readonly deploymentRoleName?: string;
-  /** The region of each account's provider. Default: `"us-east-1"`. */
+  /**
+   * The region of each account's provider.
+   * @default `"us-east-1"`
+   */
   readonly region?: string;
-  /** Add per-account outputs with the role ARN and name. Default: true. */
+  /**
+   * Add per-account outputs with the role ARN and name.
+   * @default true
+   */
   readonly outputs?: boolean;
-  /** Register each account during `cdktf deploy` (display name: the account's). Default: not registered. */
+  /**
+   * Register each account during `cdktf deploy` (display name: the account's).
+   * @default not registered
+   */
   readonly registration?: RegistrationOptions;
 }
 
@@ -65,10 +77,13 @@ export interface AccountStacksProps extends DeepSecurityAccountRolesProps {
    * - `stack-per-account`: one stack and state per account (`cdktf deploy '*'` or a loop).
    *   Small states and a blast radius of one account; external IDs must be literals.
    *
-   * Default: `"single-stack"`.
+   * @default `"single-stack"`
    */
   readonly layout?: StackLayout;
-  /** The stack name (single-stack) or prefix (`<prefix>-<accountId>`). Default: `"deep-security-roles"`. */
+  /**
+   * The stack name (single-stack) or prefix (`<prefix>-<accountId>`).
+   * @default `"deep-security-roles"`
+   */
   readonly stackName?: string;
 }
 

@@ -54,3 +54,26 @@ export class UsageError extends UserError {
     this.name = "UsageError";
   }
 }
+
+/** The settings of a session, by name (see `SessionSettings`). */
+export type SettingName =
+  | "managerUrl"
+  | "auth"
+  | "apiKey"
+  | "apiKeyFile"
+  | "caBundle"
+  | "insecure"
+  | "timeoutSeconds"
+  | "externalId"
+  | "externalIdFrom";
+
+/** A setting that is missing or unusable. Nothing was changed (exit code 2). */
+export class SettingError extends UsageError {
+  constructor(
+    readonly setting: SettingName,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SettingError";
+  }
+}

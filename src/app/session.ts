@@ -5,7 +5,7 @@
  * caller builds them by hand, and each setting names its origin for messages.
  */
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
-import { UsageError } from "../errors";
+import { SettingError, type SettingName } from "../errors";
 import type { ExternalIdSources } from "../external-id/resolve";
 import type { ManagerClient } from "../manager/client";
 import type { AuthScheme, TransportEvent } from "../manager/http";
@@ -18,6 +18,7 @@ export interface Setting<T = string> {
   readonly origin: string;
 }
 
+/** Names each setting; `SettingName` in errors.ts lists the same keys. */
 export interface SessionSettings {
   /** The manager API base URL, ending in `/api`. */
   readonly managerUrl?: Setting;
@@ -39,19 +40,7 @@ export interface SessionSettings {
   readonly externalIdFrom?: Setting;
 }
 
-/** Which setting is missing or wrong: the CLI turns it into advice that names its flag. */
-export type SettingName = keyof SessionSettings;
-
-/** A setting that is missing or unusable. Nothing was changed (exit code 2). */
-export class SettingError extends UsageError {
-  constructor(
-    readonly setting: SettingName,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SettingError";
-  }
-}
+export { SettingError, type SettingName };
 
 export const DEFAULT_TIMEOUT_SECONDS = 30;
 

@@ -2,8 +2,8 @@
  * Reading the onboarding config: JSON or YAML, every problem listed with its path
  * (`accounts[3].accountId`), what is wrong and how to fix it.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { UsageError } from "../errors";
@@ -19,8 +19,19 @@ export interface LoadedConfig {
 
 export function loadConfig(path: string): LoadedConfig {
   const full = resolve(path);
-  if (!existsSync(full)) throw new UsageError(`The config file ${full} does not exist. Create one with \`ds-onboard init\`.`);
-  const text = readFileSync(full, "utf8");
+  let text: string;
+  try {
+    if (statSync(full).isDirectory())
+      throw new UsageError(
+        `The config ${full} is a folder, not a file. Name the config file in it (e.g. ${join(full, "ds-onboard.yaml")}).`,
+      );
+    text = readFileSync(full, "utf8");
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UsageError(`The config file ${full} does not exist. Create one with \`ds-onboard init\`.`);
+    throw new UsageError(`The config file ${full} cannot be read (${code ?? (error as Error).message}). Check its permissions.`);
+  }
   return { path: full, dir: dirname(full), config: parseConfig(text, full) };
 }
 
@@ -40,7 +51,22 @@ export function parseConfig(text: string, name: string): OnboardingConfig {
     }));
     throw new ValidationError(issues, `Invalid config ${name}`);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    // A document of aliases that expand to millions of nodes (a "billion laughs") is refused.
+    data = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    throw new ValidationError(
+      [
+        {
+          path: "(file)",
+          problem: `cannot be read: ${(error as Error).message}`,
+          fix: "Write the values out instead of using many YAML aliases",
+        },
+      ],
+      `Invalid config ${name}`,
+    );
+  }
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new ValidationError(
       [
@@ -54,7 +80,15 @@ export function parseConfig(text: string, name: string): OnboardingConfig {
     );
   }
   const result = configSchema.safeParse(data, { reportInput: true });
-  if (!result.success) throw new ValidationError(result.error.issues.flatMap(toIssues), `Invalid config ${name}`);
+  if (!result.success) {
+    // A rule that ties fields together may restate a field's own problem: list each once.
+    const seen = new Set<string>();
+    const issues = result.error.issues.flatMap(toIssues).filter((i) => {
+      const key = `${i.path}\n${i.problem}`;
+      return !seen.has(key) && seen.add(key) !== undefined;
+    });
+    throw new ValidationError(issues, `Invalid config ${name}`);
+  }
   return result.data;
 }
 
@@ -78,7 +112,7 @@ function toIssues(issue: z.core.$ZodIssue): ValidationIssue[] {
             {
               path,
               problem: `has ${list(secret)}: the API key never goes in the config`,
-              fix: "Remove it; set DS_API_KEY or use --api-key-file",
+              fix: "Remove it; give the key in the environment (DS_API_KEY) or in a file (DS_API_KEY_FILE)",
             },
           ]
         : []),

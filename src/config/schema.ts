@@ -1,42 +1,36 @@
 /**
  * The onboarding config file (JSON or YAML): the tenant, where the external ID comes from, the
- * role options, and the accounts (listed, or discovered in AWS Organizations). Validated with
- * zod; the JSON Schema for editors is generated from the same definition
+ * role options, and the accounts (listed, or discovered in AWS Organizations). Validated with zod;
+ * the JSON Schema for editors is generated from the same definition
  * (`schema/onboarding-config.schema.json`, `npm run schema`).
  *
- * The API key is never in the config: it comes from the environment.
+ * The schema states shapes; the rules are the constructs' own: each field is checked by the
+ * validator the constructs use, the role options come from their rule table, and the rules that
+ * tie fields together (duplicate accounts, roleName with roleNamePrefix, a principal's partition)
+ * run through the same planner the constructs run. The API key is never in the config.
  */
 import { z } from "zod";
+import { isProblem, parseExternalIdSource, SOURCE_FORMS } from "../external-id/source";
+import { AUTH_SCHEMES, PRODUCTS } from "../manager/schemes";
 import { parseManagerUrl } from "../manager/url";
-import {
-  checkExternalId,
-  checkIamArn,
-  checkIamPath,
-  checkRoleName,
-  EXTERNAL_ID_PATTERN_SOURCE,
-  PARTITIONS,
-  type Problem,
-} from "../validation";
+import { checkRegion, planAccounts } from "../policy/accounts";
+import type { ManagerPrincipal } from "../policy/principal";
+import { planRole } from "../policy/role";
+import { type ConfigurableRoleOptions, type OptionRule, type OptionShape, ROLE_OPTION_RULES } from "../policy/role-options";
+import { checkAccountId, checkIamArn, checkRoleName, EXTERNAL_ID_PATTERN_SOURCE, type Problem, ValidationError } from "../validation";
 
-/** A string checked by one of our validators, so that the config and the constructs agree. */
-function checked(check: (value: string) => Problem | undefined, base: z.ZodString = z.string()) {
-  return base.superRefine((value, ctx) => {
+/** A string checked by one of the constructs' validators. */
+function checked(check: (value: string) => Problem | undefined) {
+  return z.string().superRefine((value, ctx) => {
     const problem = check(value);
     if (problem) ctx.addIssue({ code: "custom", message: `${problem.problem}. ${problem.fix}` });
   });
 }
 
-const accountId = z
-  .string()
-  .regex(/^\d{12}$/, 'is not a 12-digit AWS account ID. Use the 12 digits, quoted, with leading zeros, e.g. "012345678901"')
-  .describe("12-digit AWS account ID, quoted");
+const accountId = checked(checkAccountId).describe("12-digit AWS account ID, quoted");
 const roleArn = checked((v) => checkIamArn(v, ["role"])).describe("IAM role ARN, e.g. arn:aws:iam::123456789012:role/Name");
-const policyArn = checked((v) => checkIamArn(v, ["policy"])).describe("IAM managed policy ARN");
 const roleName = checked((v) => checkRoleName(v)).describe("IAM role name");
-const region = z
-  .string()
-  .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, "is not an AWS region name. Use e.g. us-east-1 or eu-west-1")
-  .describe("AWS region");
+const region = checked(checkRegion).describe("AWS region");
 const ouId = z
   .string()
   .regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, "is not an organization root (r-...) or OU ID (ou-...-...)")
@@ -55,28 +49,10 @@ function checkManagerUrl(value: string): Problem | undefined {
 }
 
 /** Where the tenant's external ID comes from. */
-export const externalIdSource = z
-  .string()
-  .superRefine((value, ctx) => {
-    const m = /^(manager|env:|ssm:|secretsmanager:|file:|literal:)(.*)$/.exec(value);
-    if (m?.[1] === "manager" && m[2] === "") return;
-    if (m && m[1] !== "manager" && m[1] !== "literal:") {
-      if (m[2] === "")
-        ctx.addIssue({ code: "custom", message: `names no ${m[1].slice(0, -1)} location. Write e.g. ssm:/deep-security/external-id` });
-      if (m[1] === "env:" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(m[2]))
-        ctx.addIssue({ code: "custom", message: `${JSON.stringify(m[2])} is not an environment variable name` });
-      return;
-    }
-    const problem = checkExternalId(m?.[1] === "literal:" ? m[2] : value);
-    if (problem)
-      ctx.addIssue({
-        code: "custom",
-        message: `is neither a source (manager, env:, ssm:, secretsmanager:, file:) nor a valid literal external ID: it ${problem.problem}. ${problem.fix}`,
-      });
-  })
-  .describe(
-    `"manager" (the API), env:NAME, ssm:<parameter>, secretsmanager:<secret>, file:<path>, or the ID itself (literal:<id> when it could be read as a source). IDs match ${EXTERNAL_ID_PATTERN_SOURCE}`,
-  );
+export const externalIdSource = checked((value) => {
+  const source = parseExternalIdSource(value);
+  return isProblem(source) ? source : undefined;
+}).describe(`${SOURCE_FORMS}. IDs match ${EXTERNAL_ID_PATTERN_SOURCE}`);
 
 const principal = z
   .union([
@@ -90,31 +66,49 @@ const principal = z
 export const managerSchema = z
   .object({
     url: checked(checkManagerUrl).optional().describe("the manager API base URL ending in /api (or DS_MANAGER_URL)"),
-    product: z
-      .enum(["workload-security", "deep-security-manager", "vision-one"])
-      .optional()
-      .describe("sets the default auth scheme and principal"),
-    auth: z.enum(["api-secret-key", "apikey"]).optional().describe("authentication scheme; default from the host"),
+    product: z.enum(PRODUCTS).optional().describe("sets the default auth scheme and principal"),
+    auth: z.enum(AUTH_SCHEMES).optional().describe("authentication scheme; default from the host"),
     caBundle: z.string().optional().describe("PEM file of the manager's CA (on-premises), relative to the config file"),
     principal: principal.optional(),
   })
   .strict();
 
+function shape(s: OptionShape): z.ZodType {
+  if (typeof s === "object") return z.enum(s.enum as [string, ...string[]]);
+  switch (s) {
+    case "string":
+      return z.string();
+    case "integer":
+      return z.number().int();
+    case "boolean":
+      return z.boolean();
+    case "string-list":
+      return z.array(z.string());
+    case "string-map":
+      return z.record(z.string(), z.string());
+  }
+}
+
+/** A role option's schema: its shape, checked by its rule (literal values: the config has no tokens). */
+function roleOption(rule: OptionRule<unknown>) {
+  return shape(rule.shape)
+    .superRefine((value, ctx) => {
+      for (const p of rule.check(value, () => false)) {
+        ctx.addIssue({ code: "custom", message: `${p.problem}. ${p.fix}`, path: p.at ? pathOf(p.at) : [] });
+      }
+    })
+    .optional()
+    .describe(rule.description);
+}
+
+/** `[2]` → [2]; `.Team` → ["Team"]. */
+function pathOf(at: string): PropertyKey[] {
+  return at.startsWith("[") ? [Number(at.slice(1, -1))] : [at.slice(1)];
+}
+
 export const roleSchema = z
-  .object({
-    partition: z.enum(PARTITIONS).optional().describe("default aws"),
-    roleName: roleName.optional().describe("default DeepSecurityCrossAccountRole"),
-    roleNamePrefix: checked((v) => checkRoleName(v, 38)).optional(),
-    path: checked(checkIamPath).optional().describe("default /"),
-    permissionsBoundaryArn: policyArn.optional(),
-    tags: z.record(z.string().min(1).max(128), z.string().max(256)).optional(),
-    maxSessionDurationSeconds: z.number().int().min(3600).max(43200).optional().describe("default 3600"),
-    managedPolicyArns: z.array(policyArn).optional(),
-    includeWorkspaces: z.boolean().optional().describe("default true"),
-    denyWithoutExternalId: z.boolean().optional().describe("default false"),
-    trustPolicySizeLimit: z.number().int().min(2048).max(4096).optional().describe("default 2048"),
-  })
-  .strict();
+  .object(Object.fromEntries(Object.entries(ROLE_OPTION_RULES).map(([name, rule]) => [name, roleOption(rule as OptionRule<unknown>)])))
+  .strict() as unknown as z.ZodType<ConfigurableRoleOptions>;
 
 export const accountSchema = z
   .object({
@@ -176,27 +170,6 @@ export const configSchema = z
         message: "no accounts: list them under accounts, or discover them with organizations (or both)",
       });
     }
-    const seen = new Map<string, number>();
-    config.accounts?.forEach((a, i) => {
-      const first = seen.get(a.accountId);
-      if (first !== undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: ["accounts", i, "accountId"],
-          message: `${a.accountId} is listed already at accounts[${first}]. List each account once`,
-        });
-      else seen.set(a.accountId, i);
-      if (a.deploymentRoleArn && !a.deploymentRoleArn.includes(`::${a.accountId}:`)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["accounts", i, "deploymentRoleArn"],
-          message: `is a role in another account than ${a.accountId}. Use the deployment role of the account itself`,
-        });
-      }
-    });
-    if (config.role?.roleName && config.role.roleNamePrefix) {
-      ctx.addIssue({ code: "custom", path: ["role", "roleName"], message: "is set together with roleNamePrefix. Set one of them" });
-    }
     if (config.manager?.product === "deep-security-manager" && !config.manager.principal) {
       ctx.addIssue({
         code: "custom",
@@ -205,9 +178,47 @@ export const configSchema = z
           'is required for an on-premises Deep Security Manager. Give { type: on-premises, accountId: "<the manager\'s AWS account>" } or its role ARN',
       });
     }
+    for (const issue of crossFieldIssues(config)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
   });
 
 export type OnboardingConfig = z.infer<typeof configSchema>;
+
+/** A placeholder for the tenant's ID, which the config does not hold: only the other rules are checked. */
+const PLACEHOLDER_ID = "config-check";
+
+/**
+ * The rules that tie fields together, from the constructs' own planner: duplicate accounts, a
+ * deployment role in another account, roleName with roleNamePrefix, a principal's partition.
+ */
+function crossFieldIssues(config: OnboardingConfig): { path: PropertyKey[]; message: string }[] {
+  const options = {
+    ...config.role,
+    principal: config.manager?.principal as ManagerPrincipal | undefined,
+    externalIds: [PLACEHOLDER_ID],
+    deploymentRoleName: config.deployment?.deploymentRoleName,
+    region: config.deployment?.region,
+  };
+  try {
+    if (config.accounts?.length) planAccounts({ ...options, accounts: config.accounts }, () => false);
+    else planRole(options, () => false);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    return error.issues
+      .filter((i) => !i.path.startsWith("externalIds"))
+      .map((i) => ({ path: configPath(i.path), message: `${i.problem}. ${i.fix}` }));
+  }
+}
+
+/** A planner's path (`roleName`, `principal`, `accounts[2].accountId`) as a config path. */
+function configPath(path: string): PropertyKey[] {
+  const parts = path.split(/\.|(?=\[)/).map((p) => (p.startsWith("[") ? Number(p.slice(1, -1)) : p));
+  const head = parts[0];
+  if (head === "accounts") return parts;
+  if (head === "principal") return ["manager", "principal"];
+  if (head === "deploymentRoleName" || head === "region") return ["deployment", ...parts];
+  return ["role", ...parts];
+}
 
 /** The JSON Schema for editors, generated from the zod definition. */
 export function configJsonSchema(): Record<string, unknown> {

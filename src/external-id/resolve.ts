@@ -2,7 +2,7 @@
  * One resolver for the tenant's external ID, used by every command and by the generator:
  * an explicit value first, then a stored copy, then the manager API.
  */
-import { UsageError } from "../errors";
+import { SettingError, UsageError } from "../errors";
 import type { ManagerClient } from "../manager/client";
 import { checkExternalId } from "../validation";
 import { describeLocation, parseLocation, readStored, type StoredLocation } from "./store";
@@ -32,9 +32,7 @@ export async function resolveExternalId(sources: ExternalIdSources): Promise<Res
     return { externalId: validated(await readStored(location), source), source };
   }
   if (!sources.manager) {
-    throw new UsageError(
-      "No external ID source: pass --external-id-from (or DS_EXTERNAL_ID_FROM), DS_EXTERNAL_ID, or --manager-url with an API key.",
-    );
+    throw new SettingError("externalId", "No external ID source: give the ID itself, a stored copy, or the manager's URL and an API key.");
   }
   const client = sources.manager();
   return { externalId: await client.getExternalId(), source: "manager API" };

@@ -11,17 +11,30 @@ export const DEFAULT_REGION = "us-east-1";
 export interface AccountTarget {
   /** The 12-digit account ID. */
   readonly accountId: string;
-  /** A name for people (connector display name, reports). Default: the account ID. */
+  /**
+   * A name for people (connector display name, reports).
+   * @default the account ID
+   */
   readonly displayName?: string;
-  /** The role Terraform assumes in this account, by name. Default: the collection's `deploymentRoleName`. */
+  /**
+   * The role Terraform assumes in this account, by name.
+   * @default the collection's `deploymentRoleName`
+   */
   readonly deploymentRoleName?: string;
-  /** The role Terraform assumes, by full ARN (e.g. `AWSControlTowerExecution`). Default: built from the name. */
+  /**
+   * The role Terraform assumes, by full ARN (e.g. `AWSControlTowerExecution`).
+   * @default built from the name
+   */
   readonly deploymentRoleArn?: string;
-  /** The provider region for this account. Default: the collection's `region`. */
+  /**
+   * The provider region for this account.
+   * @default the collection's `region`
+   */
   readonly region?: string;
   /**
    * This account's own external IDs, instead of the shared ones: during a migration from a
-   * user-defined ID, each account accepts its old ID and the tenant's. Default: the shared IDs.
+   * user-defined ID, each account accepts its old ID and the tenant's.
+   * @default the shared IDs
    */
   readonly externalIds?: readonly string[];
 }
@@ -126,7 +139,7 @@ export function deploymentRoleArn(partition: Partition, accountId: string, roleN
   return `arn:${partition}:iam::${accountId}:role/${roleName}`;
 }
 
-function checkRegion(value: unknown) {
+export function checkRegion(value: unknown) {
   return typeof value === "string" && REGION.test(value)
     ? undefined
     : { problem: `${describe(value)} is not an AWS region name`, fix: "Use a region such as us-east-1, eu-west-1 or cn-north-1" };

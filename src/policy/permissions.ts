@@ -28,7 +28,10 @@ export const IAM_ACTIONS = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListAccount
 export const MINIMUM_ACTIONS = ["ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeTags"] as const;
 
 export interface PermissionsOptions {
-  /** Include the WorkSpaces actions. Default: true. */
+  /**
+   * Include the WorkSpaces actions.
+   * @default true
+   */
   readonly includeWorkspaces?: boolean;
 }
 

@@ -3,19 +3,11 @@
  * trust and permissions documents, and checks them with the trust checker and the IAM size
  * limits. Pure: the cdktf construct calls it and only turns the result into resources.
  */
-import {
-  checkExternalId,
-  checkIamArn,
-  checkIamPath,
-  checkPartition,
-  checkRoleName,
-  describe,
-  IssueCollector,
-  type Partition,
-} from "../validation";
+import { checkExternalId, describe, IssueCollector, type Partition } from "../validation";
 import { POLICY_LIMITS, type PolicyDocument, policySize } from "./document";
 import { buildPermissionsPolicy } from "./permissions";
 import { type ManagerPrincipal, ManagerPrincipals, principalArn } from "./principal";
+import { checkRoleOptions } from "./role-options";
 import { buildTrustPolicy, checkTrustPolicy, describeTrustCheck } from "./trust";
 
 /** The options of the cross-account role. Optional ones state their default. */
@@ -25,29 +17,65 @@ export interface RoleOptions {
    * Each may be a literal or an unresolved token (a Terraform variable or data source).
    */
   readonly externalIds: readonly string[];
-  /** Whom the role trusts. Default: Workload Security (`ManagerPrincipals.workloadSecurity()`). */
+  /**
+   * Whom the role trusts.
+   * @default Workload Security (`ManagerPrincipals.workloadSecurity()`)
+   */
   readonly principal?: ManagerPrincipal;
-  /** The AWS partition the role lives in. Default: `"aws"`. */
+  /**
+   * The AWS partition the role lives in.
+   * @default `"aws"`
+   */
   readonly partition?: Partition;
-  /** The role name. Default: `"DeepSecurityCrossAccountRole"`, unless `roleNamePrefix` is set. */
+  /**
+   * The role name.
+   * @default `"DeepSecurityCrossAccountRole"`, unless `roleNamePrefix` is set
+   */
   readonly roleName?: string;
-  /** A name prefix; Terraform adds a unique suffix. Default: none. Exclusive with `roleName`. */
+  /**
+   * A name prefix; Terraform adds a unique suffix.
+   * @default none. Exclusive with `roleName`
+   */
   readonly roleNamePrefix?: string;
-  /** The IAM path of the role and its policy. Default: `"/"`. */
+  /**
+   * The IAM path of the role and its policy.
+   * @default `"/"`
+   */
   readonly path?: string;
-  /** The ARN of a managed policy to use as permissions boundary. Default: none. */
+  /**
+   * The ARN of a managed policy to use as permissions boundary.
+   * @default none
+   */
   readonly permissionsBoundaryArn?: string;
-  /** Tags on the role and its policy. Default: none. */
+  /**
+   * Tags on the role and its policy.
+   * @default none
+   */
   readonly tags?: Readonly<Record<string, string>>;
-  /** The maximum session length in seconds, 3,600 to 43,200. Default: 3,600. */
+  /**
+   * The maximum session length in seconds, 3,600 to 43,200.
+   * @default 3,600
+   */
   readonly maxSessionDurationSeconds?: number;
-  /** More managed policies to attach. Default: none. */
+  /**
+   * More managed policies to attach.
+   * @default none
+   */
   readonly managedPolicyArns?: readonly string[];
-  /** Grant the WorkSpaces read actions. Default: true. */
+  /**
+   * Grant the WorkSpaces read actions.
+   * @default true
+   */
   readonly includeWorkspaces?: boolean;
-  /** Add an explicit Deny for callers without one of the external IDs. Default: false. */
+  /**
+   * Add an explicit Deny for callers without one of the external IDs.
+   * @default false
+   */
   readonly denyWithoutExternalId?: boolean;
-  /** The trust policy size quota of the account: 2,048 by default, raisable to 4,096. Default: 2,048. */
+  /**
+   * The trust policy size quota of the account: 2,048 by default, raisable to 4,096.
+   * @default 2,048
+   */
   readonly trustPolicySizeLimit?: number;
 }
 
@@ -63,6 +91,8 @@ export interface RolePlan {
   readonly trustPolicySizeLimit: number;
   /** The external IDs that are unresolved tokens, checked by Terraform preconditions at plan time. */
   readonly tokenExternalIds: readonly string[];
+  /** How often each token external ID appears in the trust policy (twice with the Deny guard). */
+  readonly tokenExternalIdCounts: readonly number[];
   /** The role's own name, or undefined when a prefix is used. */
   readonly roleName?: string;
   readonly roleNamePrefix?: string;
@@ -80,7 +110,6 @@ export function planRole(options: RoleOptions, isToken: (value: string) => boole
   const issues = new IssueCollector();
   const at = (field: string) => `${prefix}${field}`;
   const partition = options.partition ?? "aws";
-  issues.check(at("partition"), checkPartition(partition));
   const principal = options.principal ?? ManagerPrincipals.workloadSecurity();
   const resolved = principalArn(principal, partition);
   const principalOk = issues.check(at("principal"), "problem" in resolved ? resolved : undefined);
@@ -103,37 +132,8 @@ export function planRole(options: RoleOptions, isToken: (value: string) => boole
   if (options.roleName !== undefined && options.roleNamePrefix !== undefined) {
     issues.check(at("roleName"), { problem: "is set together with roleNamePrefix", fix: "Set one of roleName and roleNamePrefix" });
   }
-  if (options.roleName !== undefined && !isToken(options.roleName)) issues.check(at("roleName"), checkRoleName(options.roleName));
-  if (options.roleNamePrefix !== undefined) issues.check(at("roleNamePrefix"), checkRoleName(options.roleNamePrefix, 38));
-  if (options.path !== undefined) issues.check(at("path"), checkIamPath(options.path));
-  if (options.permissionsBoundaryArn !== undefined && !isToken(options.permissionsBoundaryArn)) {
-    issues.check(at("permissionsBoundaryArn"), checkIamArn(options.permissionsBoundaryArn, ["policy"]));
-  }
-  (options.managedPolicyArns ?? []).forEach((arn, i) => {
-    if (!isToken(arn)) issues.check(at(`managedPolicyArns[${i}]`), checkIamArn(arn, ["policy"]));
-  });
-  const session = options.maxSessionDurationSeconds;
-  if (session !== undefined && (!Number.isInteger(session) || session < 3600 || session > 43200)) {
-    issues.check(at("maxSessionDurationSeconds"), {
-      problem: `${describe(session)} is outside 3,600 to 43,200 seconds`,
-      fix: "Use a whole number of seconds from 3600 (1 hour) to 43200 (12 hours)",
-    });
-  }
-  for (const [key, value] of Object.entries(options.tags ?? {})) {
-    if (key.length < 1 || key.length > 128 || typeof value !== "string" || value.length > 256) {
-      issues.check(at(`tags.${key}`), {
-        problem: "is not a valid IAM tag (key 1 to 128 characters, value a string of at most 256)",
-        fix: "Shorten the tag key or value",
-      });
-    }
-  }
+  for (const p of checkRoleOptions(options, isToken)) issues.check(at(p.path), p);
   const limit = options.trustPolicySizeLimit ?? POLICY_LIMITS.trustPolicy;
-  if (!Number.isInteger(limit) || limit < POLICY_LIMITS.trustPolicy || limit > POLICY_LIMITS.trustPolicyMax) {
-    issues.check(at("trustPolicySizeLimit"), {
-      problem: `${describe(limit)} is not an IAM trust policy quota`,
-      fix: "Use 2048 (the default quota) up to 4096 (the most AWS grants)",
-    });
-  }
   issues.throwIfAny("Invalid Deep Security cross-account role options");
 
   const arn = principalOk && "arn" in resolved ? resolved.arn : "";
@@ -172,6 +172,7 @@ export function planRole(options: RoleOptions, isToken: (value: string) => boole
     trustPolicyBaseSize,
     trustPolicySizeLimit: limit,
     tokenExternalIds,
+    tokenExternalIdCounts: tokenExternalIds.map((id) => JSON.stringify(trustPolicy).split(id).length - 1),
     roleName,
     roleNamePrefix: options.roleNamePrefix,
     policyName: roleName ? `${roleName}Policy` : `${options.roleNamePrefix}`,

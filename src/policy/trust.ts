@@ -30,7 +30,8 @@ export interface TrustPolicyOptions {
   readonly externalIds: readonly string[];
   /**
    * Add an explicit Deny for any caller that does not present one of `externalIds`.
-   * Defense in depth against a broader Allow added to the policy later. Default: false.
+   * Defense in depth against a broader Allow added to the policy later.
+   * @default false
    */
   readonly denyWithoutExternalId?: boolean;
 }
@@ -71,7 +72,10 @@ export interface TrustExpectation {
   readonly principalArn: string;
   /** Exactly the external IDs that must be accepted; no others may be. */
   readonly externalIds: readonly string[];
-  /** Require a Deny statement that refuses callers without one of the IDs. Default: false. */
+  /**
+   * Require a Deny statement that refuses callers without one of the IDs.
+   * @default false
+   */
   readonly requireDenyGuard?: boolean;
 }
 
