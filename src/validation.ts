@@ -79,8 +79,11 @@ export function checkExternalId(value: unknown): Problem | undefined {
   return undefined;
 }
 
+/** A 12-digit AWS account ID (a string, so that leading zeros stay). */
+export const ACCOUNT_ID_PATTERN = /^\d{12}$/;
+
 export function checkAccountId(value: unknown): Problem | undefined {
-  if (typeof value !== "string" || !/^\d{12}$/.test(value)) {
+  if (typeof value !== "string" || !ACCOUNT_ID_PATTERN.test(value)) {
     return {
       problem: `${describe(value)} is not an AWS account ID (12 digits)`,
       fix:

@@ -30,8 +30,8 @@ export interface SessionSettings {
   readonly apiKeyFile?: Setting;
   /** A PEM file of CA certificates to trust for the manager's TLS certificate. */
   readonly caBundle?: Setting;
-  /** Skip TLS verification. @default false */
-  readonly insecure?: boolean;
+  /** Skip TLS verification (warns every time). @default false */
+  readonly insecure?: Setting<boolean>;
   /** Seconds one manager request may take, headers and body. @default 30 */
   readonly timeoutSeconds?: number;
   /** The tenant's external ID, given outright. */
@@ -121,9 +121,10 @@ export class Session {
     const apiKey = this.apiKey();
     const ca = this.settings.caBundle;
     const caBundle = ca ? readCaBundle(ca) : undefined;
-    if (this.settings.insecure) {
+    const insecure = this.settings.insecure;
+    if (insecure?.value) {
       this.log.warn(
-        "TLS certificate verification is off; anyone on the network path can read the API key. Trust the manager's CA instead.",
+        `${insecure.origin}: TLS certificate verification is off; anyone on the network path can read the API key. Trust the manager's CA instead.`,
       );
     }
     const { ManagerClient } = require("../manager/client") as typeof import("../manager/client");
@@ -132,7 +133,7 @@ export class Session {
       apiKey,
       auth,
       caBundle,
-      insecure: this.settings.insecure,
+      insecure: insecure?.value,
       readTimeoutMs: this.timeoutSeconds * 1000,
       log: (event) => this.log.debug(formatEvent(event)),
     });

@@ -20,7 +20,7 @@ import { synthCommand } from "./commands/synth";
 import { verifyCommand } from "./commands/verify";
 import { Io, processRuntime, type Runtime } from "./io";
 import { globalOptions } from "./options";
-import { beginRun, reportError } from "./run";
+import { beginRun, commandHandlesSignals, reportError, reportInterruption } from "./run";
 
 /** A command line yargs refused (unknown option, bad choice, failed check). */
 class ParseError extends Error {}
@@ -80,6 +80,14 @@ export async function runCli(argv: string[], runtime: Runtime = processRuntime()
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   // The SDK warns on Node 20 about its future releases; the pinned version supports Node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  // Ctrl+C or a pipeline's cancel: say what was done and that a rerun continues, then stop.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (commandHandlesSignals()) return;
+      const code = reportInterruption(signal);
+      process.stderr.write("", () => process.exit(code));
+    });
+  }
   const code = await runCli(argv);
   // The command is done: exit once stdout and stderr have drained (a pipe takes large output in
   // pieces), instead of waiting for HTTP clients' idle timers.

@@ -20,6 +20,7 @@ export interface GlobalArgs {
   caBundle?: string;
   insecure?: boolean;
   timeout: number;
+  deadline?: number;
   output: OutputMode;
   verbose: boolean;
 }
@@ -117,7 +118,7 @@ export function sessionFromArgs(args: GlobalArgs, env: NodeJS.ProcessEnv, io: Io
     apiKeyFile: keyFromFlags ? flag("api-key-file", args.apiKeyFile) : fromEnv.apiKeyFile,
     apiKey: keyFromFlags ? (args.apiKeyFile === undefined ? flag("api-key", args.apiKey) : undefined) : fromEnv.apiKey,
     caBundle: flag("ca-bundle", args.caBundle) ?? fromEnv.caBundle,
-    insecure: args.insecure,
+    insecure: args.insecure ? { value: true, origin: "--insecure" } : undefined,
     timeoutSeconds: args.timeout,
     externalId: flag("external-id", args.externalId) ?? fromEnv.externalId,
     externalIdFrom: flag("external-id-from", args.externalIdFrom) ?? fromEnv.externalIdFrom,
@@ -137,19 +138,24 @@ export interface TargetArgs {
   concurrency: number;
 }
 
-export function targetOptions<T>(y: Argv<T>) {
+/** Whom roles named without a config trust, and how to read them. */
+export function principalOptions<T>(y: Argv<T>, without: string) {
   return y
-    .option("config", { type: "string", describe: "the onboarding config: its accounts (and discovery) and role settings" })
-    .option("role-arn", { type: "string", array: true, describe: "a deployed role (repeat for more); the account is the one in the ARN" })
     .option("principal-account", {
       type: "string",
-      describe: "with --role-arn: an on-premises manager's AWS account (default: Workload Security)",
+      describe: `${without}: an on-premises manager's AWS account (default: Workload Security)`,
     })
-    .option("principal-arn", { type: "string", describe: "with --role-arn: the role or user ARN an on-premises manager runs as" })
+    .option("principal-arn", { type: "string", describe: `${without}: the role or user ARN an on-premises manager runs as` })
     .option("deployment-role-name", {
       type: "string",
-      describe: "with --role-arn: the role to assume in each member account to read its IAM",
-    })
+      describe: `${without}: the role to assume in each account to read its IAM (default: the caller's own credentials; migration: OrganizationAccountAccessRole)`,
+    });
+}
+
+export function targetOptions<T>(y: Argv<T>) {
+  return principalOptions(y, "with --role-arn")
+    .option("config", { type: "string", describe: "the onboarding config: its accounts (and discovery) and role settings" })
+    .option("role-arn", { type: "string", array: true, describe: "a deployed role (repeat for more); the account is the one in the ARN" })
     .option("display-name", { type: "string", array: true, describe: "with --role-arn: the connector display names, in the same order" })
     .option("include-workspaces", {
       type: "boolean",

@@ -13,11 +13,19 @@ import { z } from "zod";
 import { isProblem, parseExternalIdSource, SOURCE_FORMS } from "../external-id/source";
 import { AUTH_SCHEMES, PRODUCTS } from "../manager/schemes";
 import { parseManagerUrl } from "../manager/url";
-import { checkRegion, planAccounts } from "../policy/accounts";
+import { checkRegion, planAccounts, REGION_PATTERN } from "../policy/accounts";
 import type { ManagerPrincipal } from "../policy/principal";
 import { planRole } from "../policy/role";
 import { type ConfigurableRoleOptions, type OptionRule, type OptionShape, ROLE_OPTION_RULES } from "../policy/role-options";
-import { checkAccountId, checkIamArn, checkRoleName, EXTERNAL_ID_PATTERN_SOURCE, type Problem, ValidationError } from "../validation";
+import {
+  ACCOUNT_ID_PATTERN,
+  checkAccountId,
+  checkIamArn,
+  checkRoleName,
+  EXTERNAL_ID_PATTERN_SOURCE,
+  type Problem,
+  ValidationError,
+} from "../validation";
 
 /** A string checked by one of the constructs' validators. */
 function checked(check: (value: string) => Problem | undefined) {
@@ -27,10 +35,10 @@ function checked(check: (value: string) => Problem | undefined) {
   });
 }
 
-const accountId = checked(checkAccountId).describe("12-digit AWS account ID, quoted");
+const accountId = checked(checkAccountId).meta({ pattern: ACCOUNT_ID_PATTERN.source }).describe("12-digit AWS account ID, quoted");
 const roleArn = checked((v) => checkIamArn(v, ["role"])).describe("IAM role ARN, e.g. arn:aws:iam::123456789012:role/Name");
 const roleName = checked((v) => checkRoleName(v)).describe("IAM role name");
-const region = checked(checkRegion).describe("AWS region");
+const region = checked(checkRegion).meta({ pattern: REGION_PATTERN.source }).describe("AWS region");
 const ouId = z
   .string()
   .regex(/^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/, "is not an organization root (r-...) or OU ID (ou-...-...)")

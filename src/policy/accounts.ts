@@ -60,7 +60,8 @@ export interface PlannedAccount {
   readonly role: RolePlan;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** An AWS region name, e.g. us-east-1. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /**
  * Validates the role options once and every account, and works out each account's deployment
@@ -140,7 +141,7 @@ export function deploymentRoleArn(partition: Partition, accountId: string, roleN
 }
 
 export function checkRegion(value: unknown) {
-  return typeof value === "string" && REGION.test(value)
+  return typeof value === "string" && REGION_PATTERN.test(value)
     ? undefined
     : { problem: `${describe(value)} is not an AWS region name`, fix: "Use a region such as us-east-1, eu-west-1 or cn-north-1" };
 }

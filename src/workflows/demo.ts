@@ -81,7 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const synth = await synthesizeProject(project, { outdir });
     log.info(`    wrote ${synth.stacks.length} stack(s) to ${outdir}`);
 
-    step("loading the synthesized roles into the local AWS endpoint: this stands in for a deploy (cdktf deploy or terraform apply)");
+    step("loading the synthesized roles into the local AWS endpoint: this stands in for `cdktf deploy` (or `terraform apply`)");
     for (const stack of synth.stacks) seedFromTerraform(sandbox.aws.iam, JSON.parse(readFileSync(join(stack.dir, "cdk.tf.json"), "utf8")));
     log.info(`    ${synth.stacks.length} stack(s) applied; new roles become assumable after ${delay} s`);
 

@@ -6,7 +6,7 @@ import type { Project } from "../app/project";
 import { type RegisterResult, Registrar } from "../onboard/register";
 import { type VerifyResult, verifyRoles } from "../onboard/verify";
 import { REGISTERED, type RegisterProjectOptions, registerProject, registerSettings } from "./register";
-import type { VerifyProjectOptions } from "./verify";
+import { type VerifyProjectOptions, verifySettings } from "./verify";
 
 export interface OnboardOptions extends Omit<VerifyProjectOptions, "onResult">, Omit<RegisterProjectOptions, "onResult"> {
   /**
@@ -52,23 +52,20 @@ export async function onboardProject(project: Project, options: OnboardOptions =
   if (options.skipVerify) {
     registered = [...(await registerProject(project, { ...options, onResult: registeredStep })).results];
   } else {
-    const tenant = await project.externalId();
     const registrar = await Registrar.open(project.session.manager(), registerSettings(project, { ...options, onResult: registeredStep }));
     const pending: Promise<RegisterResult>[] = [];
-    verified = await verifyRoles(targets, {
-      principalArn: project.principalArn,
-      externalIds: [tenant.externalId, ...(options.alsoAccept ?? [])],
-      includeWorkspaces: project.includeWorkspaces,
-      assumeAs: options.assumeAs,
-      propagationTimeoutMs: options.propagationTimeoutMs,
-      concurrency: options.concurrency,
-      onResult: (v) => {
-        step(`verified ${v.accountId}: ${v.ok ? "ok" : "FAILED"}`);
-        const target = targets.find((t) => t.accountId === v.accountId);
-        if (v.ok && target) pending.push(registrar.register(target));
-        else step(`skipped ${v.accountId}`);
-      },
-    });
+    verified = await verifyRoles(
+      targets,
+      await verifySettings(project, {
+        ...options,
+        onResult: (v) => {
+          step(`verified ${v.accountId}: ${v.ok ? "ok" : "FAILED"}`);
+          const target = targets.find((t) => t.accountId === v.accountId);
+          if (v.ok && target) pending.push(registrar.register(target));
+          else step(`skipped ${v.accountId}`);
+        },
+      }),
+    );
     registered = await Promise.all(pending);
     registrar.throwIfRefused();
   }

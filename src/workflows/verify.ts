@@ -3,7 +3,7 @@
  * the assume-role where the caller can act as the trusted principal.
  */
 import type { Project } from "../app/project";
-import { type VerifyResult, verifyRoles } from "../onboard/verify";
+import { type VerifyOptions, type VerifyResult, verifyRoles } from "../onboard/verify";
 
 export interface VerifyProjectOptions {
   /** A role that is (or is in the account of) the trusted principal, to run the assume-role check as. @default none: the caller itself, where the principal covers it */
@@ -24,8 +24,14 @@ export interface VerifyReport {
 }
 
 export async function verifyProject(project: Project, options: VerifyProjectOptions = {}): Promise<VerifyReport> {
+  const results = await verifyRoles(project.targets, await verifySettings(project, options));
+  return { ok: results.every((r) => r.ok), principalArn: project.principalArn, results };
+}
+
+/** What verification of a project checks: its principal, the tenant's ID (and others allowed), its role options. */
+export async function verifySettings(project: Project, options: VerifyProjectOptions): Promise<VerifyOptions> {
   const tenant = await project.externalId();
-  const results = await verifyRoles(project.targets, {
+  return {
     principalArn: project.principalArn,
     externalIds: [tenant.externalId, ...(options.alsoAccept ?? [])],
     includeWorkspaces: project.includeWorkspaces,
@@ -33,6 +39,5 @@ export async function verifyProject(project: Project, options: VerifyProjectOpti
     propagationTimeoutMs: options.propagationTimeoutMs,
     concurrency: options.concurrency,
     onResult: options.onResult,
-  });
-  return { ok: results.every((r) => r.ok), principalArn: project.principalArn, results };
+  };
 }

@@ -83,7 +83,7 @@ describe("external-id get", () => {
   it("explains a missing manager URL", async () => {
     const r = await runCli(["external-id", "get"], { DS_API_KEY: "k" });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/No manager URL: pass --manager-url or set DS_MANAGER_URL.*ds-onboard sandbox/);
+    expect(r.stderr).toMatch(/No manager URL .*Pass --manager-url or set DS_MANAGER_URL.*ds-onboard sandbox/);
   });
 
   it("refuses plain http to a remote manager", async () => {

@@ -270,7 +270,7 @@ describe("ds-onboard init", () => {
     expect(none.stderr).toMatch(/Name the accounts: --account <id>/);
     const bad = await runCli(["init", join(work, "init-bad"), "--account", "12"]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/accounts\[0\]\.accountId: is not a 12-digit/);
+    expect(bad.stderr).toMatch(/accounts\[0\]\.accountId: "12" is not an AWS account ID \(12 digits\)/);
   });
 
   it("writes a project that installs, synthesizes with its own main.ts, and matches ds-onboard synth", async () => {

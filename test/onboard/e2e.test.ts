@@ -9,50 +9,15 @@ import type { PolicyDocument, PolicyStatement } from "../../src/policy/document"
 import { buildPermissionsPolicy } from "../../src/policy/permissions";
 import { buildTrustPolicy } from "../../src/policy/trust";
 import { SandboxManager } from "../../src/sandbox/manager";
-import { type Sandbox, startSandbox } from "../../src/sandbox/start";
 import { runCli } from "../helpers/cli";
 import { pipelineEnv } from "../helpers/sandbox";
+import { allowFrom, useWorld, WS_ROOT } from "../helpers/world";
 
-const WS_ROOT = "arn:aws:iam::147995105371:root";
-const PIPELINE_ROOT = "arn:aws:iam::000000000000:root";
-let sb: Sandbox;
-let verifyAs: string;
-
-beforeAll(async () => {
-  sb = await startSandbox({ manager: { record: false } });
-  verifyAs = sb.aws.iam.createRole("147995105371", "VerifyAs", JSON.stringify(allowFrom(PIPELINE_ROOT))).arn;
-});
-afterAll(() => sb.stop());
-
-function allowFrom(principal: string): PolicyDocument {
-  return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole" }] };
-}
-
-let nextAccount = 300000000000;
-/** "Deploys" a role into a fresh account, as the constructs would, unless told otherwise. */
-function deploy(options: { trust?: PolicyDocument; permissions?: PolicyDocument } = {}): { accountId: string; roleArn: string } {
-  const accountId = String(nextAccount++);
-  const iam = sb.aws.iam;
-  iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify(allowFrom(PIPELINE_ROOT)));
-  iam.putInline(
-    accountId,
-    "OrganizationAccountAccessRole",
-    "admin",
-    JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
-  );
-  const trust = options.trust ?? buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [sb.manager.externalId] });
-  const role = iam.createRole(accountId, "DeepSecurityCrossAccountRole", JSON.stringify(trust));
-  const policy = iam.createPolicy(
-    accountId,
-    "DeepSecurityCrossAccountRolePolicy",
-    JSON.stringify(options.permissions ?? buildPermissionsPolicy()),
-  );
-  iam.attach(accountId, role.name, policy.arn);
-  return { accountId, roleArn: role.arn };
-}
+const world = useWorld();
+const deploy = world.deploy;
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { ...pipelineEnv(sb), ...extra };
+  return { ...pipelineEnv(world.sb), ...extra };
 }
 
 const roleArgs = (...arns: string[]) => [
@@ -60,12 +25,12 @@ const roleArgs = (...arns: string[]) => [
   "--deployment-role-name",
   "OrganizationAccountAccessRole",
 ];
-const connectorsOf = (accountId: string) => sb.manager.connectors.filter((c) => c.accountId === accountId);
+const connectorsOf = (accountId: string) => world.sb.manager.connectors.filter((c) => c.accountId === accountId);
 
 describe("a correct role", () => {
   it("verifies (every check run and passed), registers once, and stays registered once", async () => {
     const { accountId, roleArn } = deploy();
-    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", verifyAs, "--output", "json"], env());
+    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", world.verifyAs, "--output", "json"], env());
     expect(verify.code).toBe(0);
     const [result] = JSON.parse(verify.stdout).results;
     expect(Object.fromEntries(Object.entries(result.checks).map(([k, c]) => [k, (c as { status: string }).status]))).toEqual({
@@ -101,7 +66,7 @@ describe("a correct role", () => {
 
   it("runs the assume-role check as the caller when the caller is the trusted principal (on-premises)", async () => {
     const onPrem = "arn:aws:iam::000000000000:root";
-    const { roleArn } = deploy({ trust: buildTrustPolicy({ principalArn: onPrem, externalIds: [sb.manager.externalId] }) });
+    const { roleArn } = deploy({ trust: buildTrustPolicy({ principalArn: onPrem, externalIds: [world.sb.manager.externalId] }) });
     const r = await runCli(["verify", ...roleArgs(roleArn), "--principal-account", "000000000000", "--output", "json"], env());
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).results[0].checks.assumeRole.status).toBe("pass");
@@ -109,12 +74,12 @@ describe("a correct role", () => {
 
   it("modifies a connector whose role changed, and reports it", async () => {
     const { accountId, roleArn } = deploy();
-    const other = sb.aws.iam.createRole(
+    const other = world.sb.aws.iam.createRole(
       accountId,
       "NewName",
-      JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [sb.manager.externalId] })),
+      JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [world.sb.manager.externalId] })),
     );
-    sb.aws.iam.attach(accountId, "NewName", `arn:aws:iam::${accountId}:policy/DeepSecurityCrossAccountRolePolicy`);
+    world.sb.aws.iam.attach(accountId, "NewName", `arn:aws:iam::${accountId}:policy/DeepSecurityCrossAccountRolePolicy`);
     expect((await runCli(["register", ...roleArgs(roleArn)], env())).code).toBe(0);
     const r = await runCli(["register", ...roleArgs(other.arn), "--output", "json"], env());
     expect(JSON.parse(r.stdout).results[0]).toMatchObject({
@@ -135,19 +100,19 @@ describe("a wrong role", () => {
     ["a missing condition", () => allowFrom(WS_ROOT), /missing-condition/],
     [
       "a wrong principal",
-      () => buildTrustPolicy({ principalArn: "arn:aws:iam::999988887777:root", externalIds: [sb.manager.externalId] }),
+      () => buildTrustPolicy({ principalArn: "arn:aws:iam::999988887777:root", externalIds: [world.sb.manager.externalId] }),
       /extra-principal, no-allow/,
     ],
   ];
 
   it.each(cases)("%s: verify exits 4 with the drift, register refuses with a clear message", async (_name, trust, findings) => {
     const { accountId, roleArn } = deploy({ trust: trust() });
-    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", verifyAs, "--propagation-timeout", "2"], env());
+    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", world.verifyAs, "--propagation-timeout", "2"], env());
     expect(verify.code).toBe(4);
     expect(verify.stdout).toMatch(new RegExp(`trust\\s+FAIL\\s+${findings.source}`));
     expect(verify.stdout).toMatch(/accepted external IDs: /);
     expect(verify.stdout).toMatch(/fix: /);
-    expect(verify.stdout).not.toContain(sb.manager.externalId);
+    expect(verify.stdout).not.toContain(world.sb.manager.externalId);
 
     const register = await runCli(["register", ...roleArgs(roleArn), "--assume-retry-timeout", "2"], env());
     expect(register.code).toBe(1);
@@ -169,7 +134,7 @@ describe("a wrong role", () => {
     const statement = (permissions.Statement as { Action: string[] }[])[0];
     statement.Action = statement.Action.filter((a) => a !== "ec2:DescribeInstances");
     const { accountId, roleArn } = deploy({ permissions });
-    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", verifyAs], env());
+    const verify = await runCli(["verify", ...roleArgs(roleArn), "--assume-as", world.verifyAs], env());
     expect(verify.code).toBe(4);
     expect(verify.stdout).toMatch(/permissions\s+FAIL\s+missing ec2:DescribeInstances/);
     const register = await runCli(["register", ...roleArgs(roleArn)], env());
@@ -192,7 +157,7 @@ describe("a wrong role", () => {
 
 describe("IAM propagation", () => {
   it("verify polls a role that is not visible yet, within the bound, and says when it never appears", async () => {
-    sb.aws.iam.visibilityDelayMs = 3000;
+    world.sb.aws.iam.visibilityDelayMs = 3000;
     try {
       const { roleArn } = deploy();
       const started = Date.now();
@@ -215,12 +180,12 @@ describe("IAM propagation", () => {
       expect(missing.code).toBe(4);
       expect(missing.stdout).toMatch(/role\s+FAIL\s+.*NoSuchRole does not exist \(waited for IAM to propagate\)/);
     } finally {
-      sb.aws.iam.visibilityDelayMs = 0;
+      world.sb.aws.iam.visibilityDelayMs = 0;
     }
   });
 
   it("a 20-second propagation delay: register succeeds after retries, with no fixed sleep", async () => {
-    sb.aws.iam.propagationDelayMs = 20_000;
+    world.sb.aws.iam.propagationDelayMs = 20_000;
     try {
       const { accountId, roleArn } = deploy();
       const started = Date.now();
@@ -234,7 +199,7 @@ describe("IAM propagation", () => {
       expect(elapsed).toBeLessThan(60_000);
       expect(connectorsOf(accountId)).toHaveLength(1);
     } finally {
-      sb.aws.iam.propagationDelayMs = 0;
+      world.sb.aws.iam.propagationDelayMs = 0;
     }
   }, 130_000);
 });
@@ -339,7 +304,7 @@ describe("onboard", () => {
   it("verifies then registers; a failed account is reported with what to do, and exit 1", async () => {
     const good = deploy();
     const bad = deploy({ trust: allowFrom(WS_ROOT) });
-    const r = await runCli(["onboard", ...roleArgs(good.roleArn, bad.roleArn), "--assume-as", verifyAs, "--output", "json"], env());
+    const r = await runCli(["onboard", ...roleArgs(good.roleArn, bad.roleArn), "--assume-as", world.verifyAs, "--output", "json"], env());
     expect(r.code).toBe(1);
     const rows = JSON.parse(r.stdout).accounts;
     expect(rows.find((x: { accountId: string }) => x.accountId === good.accountId)).toMatchObject({
@@ -352,7 +317,7 @@ describe("onboard", () => {
       fix: expect.any(String),
     });
     expect(connectorsOf(bad.accountId)).toHaveLength(0);
-    const text = await runCli(["onboard", ...roleArgs(good.roleArn), "--assume-as", verifyAs], env());
+    const text = await runCli(["onboard", ...roleArgs(good.roleArn), "--assume-as", world.verifyAs], env());
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/account\s+name\s+status\s+connector\s+time/);
     expect(text.stdout).toMatch(/1 of 1 account\(s\) onboarded/);

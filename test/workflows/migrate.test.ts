@@ -7,11 +7,10 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Project } from "../../src/app/project";
 import { ExitCode, UsageError } from "../../src/errors";
-import { buildPermissionsPolicy } from "../../src/policy/permissions";
 import { buildTrustPolicy } from "../../src/policy/trust";
 import { seedFromTerraform } from "../../src/sandbox/seed";
 import { migrate } from "../../src/workflows/migrate";
-import { allowFrom, PIPELINE_ROOT, useWorld, WS_ROOT } from "../helpers/world";
+import { useWorld, WS_ROOT } from "../helpers/world";
 
 const world = useWorld();
 const legacyId = (accountId: string) => `user-defined-${accountId}-old`;
@@ -20,22 +19,8 @@ let next = 820000000000;
 /** An older deployment: the role trusts a user-defined ID, and its connector uses it. */
 function legacyAccount(): string {
   const accountId = String(next++);
-  const iam = world.sb.aws.iam;
-  iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify(allowFrom(PIPELINE_ROOT)));
-  iam.putInline(
-    accountId,
-    "OrganizationAccountAccessRole",
-    "admin",
-    JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
-  );
-  const role = iam.createRole(
-    accountId,
-    "DeepSecurityCrossAccountRole",
-    JSON.stringify(buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [legacyId(accountId)] })),
-  );
-  const policy = iam.createPolicy(accountId, "DeepSecurityCrossAccountRolePolicy", JSON.stringify(buildPermissionsPolicy()));
-  iam.attach(accountId, role.name, policy.arn);
-  world.sb.manager.addLegacyConnector({ crossAccountRoleArn: role.arn, externalId: legacyId(accountId), displayName: accountId });
+  const { roleArn } = world.deploy({ accountId, trust: buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [legacyId(accountId)] }) });
+  world.sb.manager.addLegacyConnector({ crossAccountRoleArn: roleArn, externalId: legacyId(accountId), displayName: accountId });
   return accountId;
 }
 

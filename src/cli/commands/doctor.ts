@@ -12,7 +12,7 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const report = await runDoctor(session);
     const checks = report.checks.map(({ error, ...check }) => {
       const advice = error === undefined ? undefined : adviceFor(error);
-      return advice ? { ...check, detail: `${check.detail} ${advice}.` } : check;
+      return advice ? { ...check, detail: `${check.detail} ${advice[0].toUpperCase()}${advice.slice(1)}.` } : check;
     });
     io.result({ ok: report.ok, checks }, doctorTable(checks));
     return report.exitCode;

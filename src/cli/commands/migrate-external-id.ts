@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { ExitCode } from "../../errors";
 import { PHASES, type Phase } from "../../migrate/state";
-import { type GlobalArgs, principalFromFlags } from "../options";
+import { type GlobalArgs, principalFromFlags, principalOptions } from "../options";
 import { migrationText } from "../render";
 import { command } from "../run";
 
@@ -13,14 +13,14 @@ interface MigrateArgs {
   dryRun: boolean;
   principalAccount?: string;
   principalArn?: string;
-  deploymentRoleName: string;
+  deploymentRoleName?: string;
 }
 
 export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs> = {
   command: "migrate-external-id <phase>",
   describe: "Move roles and connectors from a user-defined external ID to the manager-defined one, without lost access",
   builder: (y) =>
-    y
+    principalOptions(y, "without --config")
       .positional("phase", {
         choices: PHASES,
         demandOption: true,
@@ -36,16 +36,6 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
         describe: "where widen and narrow write (default: the config's cdktf.out, or ./migration-trust-policies)",
       })
       .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; write and change nothing" })
-      .option("principal-account", {
-        type: "string",
-        describe: "without --config: an on-premises manager's AWS account (default: Workload Security)",
-      })
-      .option("principal-arn", { type: "string", describe: "without --config: the role or user an on-premises manager runs as" })
-      .option("deployment-role-name", {
-        type: "string",
-        default: "OrganizationAccountAccessRole",
-        describe: "without --config: the role to assume in each account to read its IAM",
-      })
       .example("$0 migrate-external-id discover --config ds-onboard.yaml", "classify every account")
       .example(
         "$0 migrate-external-id widen --config ds-onboard.yaml",

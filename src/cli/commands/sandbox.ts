@@ -6,7 +6,7 @@ import { UsageError } from "../../errors";
 import { writeFileAtomic } from "../../files";
 import { maskExternalId } from "../../redact";
 import { type GlobalArgs, integer } from "../options";
-import { command } from "../run";
+import { command, handleSignalsInCommand } from "../run";
 
 interface SandboxArgs {
   host: string;
@@ -146,6 +146,7 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       "Press Ctrl+C to stop.",
     ].join("\n");
     // Listen for the stop signal before saying we are ready: a script may send it at once.
+    handleSignalsInCommand();
     const stopped = new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
