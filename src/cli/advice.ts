@@ -70,3 +70,16 @@ function managerAdvice(error: ManagerError): string | undefined {
       return undefined;
   }
 }
+
+/** Verification results with the flags that would let a check run. */
+export function adviseVerifyResults<R extends { checks: Record<string, { code?: string; detail: string }> }>(results: readonly R[]): R[] {
+  return results.map((r) => ({
+    ...r,
+    checks: Object.fromEntries(
+      Object.entries(r.checks).map(([name, check]) => [
+        name,
+        check.code === "cannot-act-as-principal" ? { ...check, detail: `${check.detail} (--assume-as <role ARN>)` } : check,
+      ]),
+    ),
+  }));
+}

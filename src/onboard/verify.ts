@@ -26,6 +26,8 @@ export interface CheckResult {
   readonly drift?: readonly string[];
   /** What to do about a failure. */
   readonly fix?: string;
+  /** Why a check did not run, for advice: the caller cannot act as the trusted principal. */
+  readonly code?: "cannot-act-as-principal";
 }
 
 export interface VerifyResult {
@@ -69,6 +71,7 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
     // `canRun` false: the check cannot run, and `why` says so (it is reported as not-run).
     let principalCredentials: AwsCredentialIdentity | undefined;
     let principalWhy: string;
+    let principalCode: CheckResult["code"];
     let canRun = true;
     if (options.assumeAs && !options.trustOnly) {
       const deadline = Date.now() + (options.propagationTimeoutMs ?? 60_000);
@@ -78,7 +81,7 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
         } catch (error) {
           if (Date.now() + wait > deadline) {
             throw new UserError(
-              `--assume-as: cannot assume ${options.assumeAs} (${describeAwsError(error)}). It must trust ${caller}.`,
+              `The role to run the assume-role check as, ${options.assumeAs}, cannot be assumed (${describeAwsError(error)}). It must trust ${caller}.`,
               ExitCode.failed,
               { cause: error },
             );
@@ -91,9 +94,10 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
       principalWhy = `as the caller ${caller}`;
     } else {
       canRun = false;
-      principalWhy = `the trusted principal is ${options.principalArn} and this caller is ${caller}, which cannot act as it${options.principalArn.includes(":147995105371:") ? " (it is the vendor's account)" : ""}; pass --assume-as <a role of the principal> to run it`;
+      principalWhy = `the trusted principal is ${options.principalArn} and this caller is ${caller}, which cannot act as it${options.principalArn.includes(":147995105371:") ? " (it is the vendor's account)" : ""}; name a role of the principal to run it as`;
+      principalCode = "cannot-act-as-principal";
     }
-    const principal = { canRun, credentials: principalCredentials, why: principalWhy };
+    const principal = { canRun, credentials: principalCredentials, why: principalWhy, code: principalCode };
     return await mapLimit(targets, options.concurrency ?? 8, async (target) => {
       const started = Date.now();
       const result = await verifyOne(sdk, sts, target, options, principal, caller);
@@ -121,7 +125,7 @@ async function verifyOne(
   sts: InstanceType<Sdk["sts"]["STSClient"]>,
   target: RoleTarget,
   options: VerifyOptions,
-  principal: { canRun: boolean; credentials?: AwsCredentialIdentity; why: string },
+  principal: { canRun: boolean; credentials?: AwsCredentialIdentity; why: string; code?: CheckResult["code"] },
   caller: string,
 ): Promise<Omit<VerifyResult, "ms">> {
   const notRun = (why: string): CheckResult => ({ status: "not-run", detail: why });
@@ -210,7 +214,7 @@ async function verifyOne(
 
     // 4. The assume-role itself.
     let assumeRole: CheckResult;
-    if (!principal.canRun) assumeRole = notRun(principal.why);
+    if (!principal.canRun) assumeRole = { ...notRun(principal.why), code: principal.code };
     else assumeRole = await assumeCheck(sdk, target, options, principal.credentials, principal.why, deadline);
 
     const ok = [role, trust, permissions, assumeRole].every((c) => c.status !== "fail");

@@ -67,7 +67,7 @@ test("library modules name no CLI flag in their messages", () => {
         .split("\n")
         .map((line, i) => ({ line, at: `${f}:${i + 1}` }))
         .filter(({ line }) =>
-          /["'`][^"'`]*\s--(manager-url|api-key|api-key-file|ca-bundle|timeout|auth|external-id|external-id-from|insecure|out|role-arn)\b/.test(
+          /["'`][^"'`]*\s--(manager-url|api-key|api-key-file|ca-bundle|timeout|auth|external-id|external-id-from|insecure|out|role-arn|assume-as|propagation-timeout|concurrency)\b/.test(
             line,
           ),
         ),

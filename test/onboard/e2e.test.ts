@@ -60,7 +60,7 @@ describe("a correct role", () => {
     const check = JSON.parse(r.stdout).results[0].checks.assumeRole;
     expect(check.status).toBe("not-run");
     expect(check.detail).toMatch(
-      /the trusted principal is arn:aws:iam::147995105371:root .* cannot act as it \(it is the vendor's account\); pass --assume-as/,
+      /the trusted principal is arn:aws:iam::147995105371:root .* cannot act as it \(it is the vendor's account\); name a role of the principal to run it as \(--assume-as <role ARN>\)/,
     );
   });
 

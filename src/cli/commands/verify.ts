@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { ExitCode } from "../../errors";
+import { adviseVerifyResults } from "../advice";
 import { type GlobalArgs, targetOptions, type VerifyArgs, verifyOptions } from "../options";
 import { verifyTable } from "../render";
 import { projectCommand } from "../run";
@@ -17,7 +18,8 @@ export const verifyCommand: CommandModule<GlobalArgs, GlobalArgs & VerifyArgs> =
       alsoAccept: args.alsoAccept,
       onResult: (r) => progress.tick(`verified ${r.accountId}: ${r.ok ? "ok" : "FAILED"}`),
     });
-    io.result(report, verifyTable(report.results));
+    const results = adviseVerifyResults(report.results);
+    io.result({ ...report, results }, verifyTable(results));
     return report.ok ? ExitCode.ok : ExitCode.verification;
   }),
 };
