@@ -130,6 +130,9 @@ const TLS_CODES = new Set([
 /** The code of a per-attempt deadline that passed (headers and the whole body). */
 export const ATTEMPT_DEADLINE = "ATTEMPT_DEADLINE";
 
+/** The code given to an answer that does not follow HTTP/1.1 (undici's parser gives none). */
+export const HTTP_PARSER_ERROR = "HTTP_PARSER_ERROR";
+
 /** Network errors worth another attempt: the connection broke or the answer was too slow. */
 export const RETRYABLE_NETWORK_CODES = new Set([
   "ECONNRESET",
@@ -152,6 +155,7 @@ export function networkCode(error: unknown): string | undefined {
   for (let depth = 0; e && depth < 4; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string") return code;
+    if ((e as { name?: unknown }).name === "HTTPParserError") return HTTP_PARSER_ERROR;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
@@ -206,7 +210,7 @@ export function networkError(
       { cause: error },
     );
   }
-  const detail = code === "unknown" ? stripControl(causeMessage(error)).slice(0, 200) : code;
+  const detail = code === "unknown" || code === HTTP_PARSER_ERROR ? stripControl(causeMessage(error)).slice(0, 200) : code;
   return new ManagerError(
     "connection",
     `The connection to the manager at ${host} failed during ${target.method} ${target.path} (${detail}). Check the manager URL and the network path, and try again.`,
