@@ -3,7 +3,7 @@
  * Manager secret, a file (mode 0600), or an environment variable. The AWS clients use the SDK's
  * default credential chain (profiles, SSO, environment) and `AWS_ENDPOINT_URL` when set.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { lstatSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { UsageError, UserError } from "../errors";
 import { writeFileAtomic } from "../files";
@@ -15,6 +15,40 @@ export type StoredLocation =
   | { readonly kind: "env"; readonly name: string };
 
 const FORMS = "ssm:<parameter-name>, secretsmanager:<secret-name> or file:<path>";
+
+/** A file that would be replaced holds something else than this external ID: nothing was written. */
+export class StoredFileConflictError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly found: "another value" | "an unreadable file" | "not a regular file",
+  ) {
+    super(
+      found === "not a regular file"
+        ? `Nothing was written: ${path} exists and is not a regular file (a folder, device or socket). Choose a file path.`
+        : `Nothing was written: ${path} already exists and holds ${found === "another value" ? "something other than this external ID (another ID, or other data)" : "content that could not be read to compare"}. Replacing it could destroy a value still in use. Check what the file is for; to replace it anyway, force the write; or choose another file.`,
+    );
+    this.name = "StoredFileConflictError";
+  }
+}
+
+/** A `file:` location that cannot be read as an external ID: which file, what is wrong, the fix. */
+export class StoredFileReadError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly problem: "missing" | "directory" | "not-a-file" | "unreadable" | "empty",
+    detail?: string,
+  ) {
+    const message = {
+      missing: `The external ID file ${path} does not exist. Store the ID first (read it from the manager and store it in that file), or check the path.`,
+      directory: `The external ID file ${path} is a folder, not a file. Name the file inside it that holds the ID.`,
+      "not-a-file": `The external ID file ${path} is not a regular file (a device, pipe or socket). Name a regular file that holds the ID.`,
+      unreadable: `The external ID file ${path} cannot be read${detail ? ` (${detail})` : ""}. Check its permissions: the user running this needs read access (the file should be mode 0600, owned by that user).`,
+      empty: `The external ID file ${path} is empty. Store the ID there again (read it from the manager and store it), or check that it is the right file.`,
+    }[problem];
+    super(message);
+    this.name = "StoredFileReadError";
+  }
+}
 
 /** Parses `ssm:/ds/external-id`, `secretsmanager:ds-external-id`, `file:./id.txt` (and `env:NAME` when allowed). */
 export function parseLocation(text: string, what: string, options: { allowEnv?: boolean } = {}): StoredLocation {
@@ -55,11 +89,7 @@ export async function readStored(location: StoredLocation): Promise<string> {
       return value.trim();
     }
     case "file":
-      if (!existsSync(location.path))
-        throw new UsageError(
-          `The external ID file ${location.path} does not exist. Store the ID first with \`ds-onboard external-id get --store file:${location.path}\`.`,
-        );
-      return readFileSync(location.path, "utf8").trim();
+      return readIdFile(location.path);
     case "ssm": {
       const { SSMClient, GetParameterCommand } = require("@aws-sdk/client-ssm") as typeof import("@aws-sdk/client-ssm");
       const client = new SSMClient({});
@@ -92,13 +122,26 @@ export async function readStored(location: StoredLocation): Promise<string> {
   }
 }
 
-/** Writes the ID: SSM SecureString (overwritten), a Secrets Manager secret (created or updated), or a 0600 file. */
-export async function writeStored(location: StoredLocation, value: string): Promise<void> {
+export interface WriteOptions {
+  /**
+   * Replace a file that holds something else than this external ID (another ID, other data,
+   * or content that cannot be read). Default: false: such a file is left alone and
+   * StoredFileConflictError is thrown. A file that already holds this ID is rewritten (0600).
+   */
+  readonly force?: boolean;
+}
+
+/**
+ * Writes the ID: SSM SecureString (overwritten), a Secrets Manager secret (created or updated),
+ * or a 0600 file (never replacing one that holds something else, unless forced).
+ */
+export async function writeStored(location: StoredLocation, value: string, options: WriteOptions = {}): Promise<void> {
   const where = describeLocation(location);
   switch (location.kind) {
     case "env":
       throw new UsageError("env: cannot be written to; store the ID in ssm:, secretsmanager: or file:.");
     case "file":
+      checkReplaceable(location.path, value, options.force ?? false);
       try {
         writeFileAtomic(location.path, `${value}\n`, 0o600);
       } catch (error) {
@@ -151,6 +194,57 @@ export async function writeStored(location: StoredLocation, value: string): Prom
         client.destroy();
       }
     }
+  }
+}
+
+function readIdFile(path: string): string {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new StoredFileReadError(path, "missing");
+    throw new StoredFileReadError(path, "unreadable", code);
+  }
+  if (stat.isDirectory()) throw new StoredFileReadError(path, "directory");
+  if (!stat.isFile()) throw new StoredFileReadError(path, "not-a-file");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StoredFileReadError(path, code === "EISDIR" ? "directory" : "unreadable", code);
+  }
+  const id = text.trim();
+  if (!id) throw new StoredFileReadError(path, "empty");
+  return id;
+}
+
+/** Throws unless the file is absent, already holds this ID, or the write is forced. */
+function checkReplaceable(path: string, value: string, force: boolean): void {
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there (or the folder is missing: the write says so)
+  }
+  const target = stat.isSymbolicLink() ? safeStat(path) : stat;
+  if (target && !target.isFile()) throw new StoredFileConflictError(path, "not a regular file");
+  if (force) return;
+  let current: string;
+  try {
+    current = readFileSync(path, "utf8");
+  } catch {
+    throw new StoredFileConflictError(path, "an unreadable file");
+  }
+  if (current.trim() !== value.trim()) throw new StoredFileConflictError(path, "another value");
+}
+
+function safeStat(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
   }
 }
 

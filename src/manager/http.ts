@@ -336,7 +336,8 @@ export class ManagerTransport {
   context(method: string, result: HttpResult, sensitive = false): ResponseContext {
     if (sensitive) return { method, status: result.status, excerpt: "", body: describeBody(result), baseUrl: this.baseUrl };
     const raw = bodyMessage(result.text);
-    const message = raw === undefined ? undefined : excerpt(raw, 300, this.secrets);
+    // Messages name what went wrong (a role's missing permissions can be long): up to 1,000 characters.
+    const message = raw === undefined ? undefined : excerpt(raw, 1000, this.secrets);
     return {
       method,
       status: result.status,

@@ -74,6 +74,12 @@ export interface RegisterOptions {
    */
   readonly removeDuplicates?: boolean;
   /**
+   * Search the account after each create, to find and remove a connector that a run racing this
+   * one created at the same time. Default: true. Costs one search per created connector; turn it
+   * off only where no two runs can ever register the same accounts at once.
+   */
+  readonly checkConcurrentCreates?: boolean;
+  /**
    * After a create whose answer was lost, how long to wait before a last check for a duplicate
    * (a create still in flight inside the manager may land late). Default: 1 s.
    */
@@ -216,6 +222,7 @@ export class Registrar {
     const rounds = options.createAttempts ?? 5;
     for (let round = 1; ; round++) {
       const { connector: mine, lost } = await createOnce(client, target, options, notes, workspaces);
+      if (options.checkConcurrentCreates === false) return { connector: mine, status: "created" };
       let kept = await converge(client, target, options, notes, found);
       if (kept && lost) {
         // A create lost inside the manager may still land: look once more after a pause.

@@ -105,6 +105,24 @@ describe("existing duplicates", () => {
   });
 });
 
+describe("manager calls", () => {
+  it("one list, then per new account one create and one search (the check for a racing run); N + 1 without the check", async () => {
+    const c = client();
+    const ts = Array.from({ length: 5 }, () => target());
+    const before = sandbox.totalCalls;
+    const results = await registerConnectors(c, ts);
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill("created"));
+    expect(sandbox.totalCalls - before).toBe(1 + 2 * 5);
+    const unchecked = Array.from({ length: 5 }, () => target());
+    const start = sandbox.totalCalls;
+    await registerConnectors(c, unchecked, { checkConcurrentCreates: false });
+    expect(sandbox.totalCalls - start).toBe(1 + 5);
+    const again = sandbox.totalCalls;
+    await registerConnectors(c, [...ts, ...unchecked]);
+    expect(sandbox.totalCalls - again).toBe(1); // nothing to do: the list alone
+  });
+});
+
 describe("convergence with another party", () => {
   it("a create racing another run's create: both runs end on the lower ID, one connector left", async () => {
     const t = target();
