@@ -169,6 +169,20 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
+/** What `maskIdLike` puts in place of a token that may be an external ID. */
+export const MASKED_ID = "[ID?]";
+
+/**
+ * Masks every token that could be an external ID not known yet (for the answer to the
+ * external ID read, before the ID is known): a run of 8 or more characters of the AWS
+ * external ID set (`A-Za-z0-9+=,.@:/_-`), or of its percent-, JSON- or base64-encoded forms,
+ * that holds a digit. Manager-defined IDs are UUIDs, which always hold digits; ordinary words
+ * and short numbers are kept, so that an HTML page or an error message stays readable.
+ */
+export function maskIdLike(text: string): string {
+  return text.replace(/[A-Za-z0-9+=,.@:/_%\\-]{8,}/g, (token) => (/\d/.test(token) ? MASKED_ID : token));
+}
+
 // ---------------------------------------------------------------------------------------
 
 export interface StripOptions {

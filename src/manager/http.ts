@@ -16,7 +16,7 @@
  * key would go with them.
  */
 import { Agent, fetch } from "undici";
-import { Redactor, stripControl } from "../redact";
+import { maskIdLike, Redactor, stripControl } from "../redact";
 import {
   ATTEMPT_DEADLINE,
   bodyMessage,
@@ -101,8 +101,8 @@ export interface RequestOptions {
   /** Safe to repeat: reads, modifies, deletes. Default: true. A create sets false. */
   readonly idempotent?: boolean;
   /**
-   * The answer may hold a secret not known yet (the external ID): failed or malformed answers
-   * are described by status, type and size only, never quoted.
+   * The answer may hold a secret not known yet (the external ID): when a failed or malformed
+   * answer is quoted, every token that could be an external ID is masked (see `maskIdLike`).
    */
   readonly sensitive?: boolean;
 }
@@ -319,7 +319,7 @@ export class ManagerTransport {
       try {
         body = JSON.parse(result.text);
       } catch {
-        const what = options.sensitive ? describeBody(result) : `"${excerpt(result.text, 200, this.secrets)}"`;
+        const what = `"${excerpt(result.text, 200, options.sensitive ? this.idMasking : this.secrets)}"`;
         throw new ManagerError(
           "bad-response",
           `The manager answered ${method} ${this.url(path).pathname} with HTTP ${result.status} but the body is not JSON: ${what}. Check that the manager URL points at the manager's API (ending in /api).`,
@@ -334,19 +334,22 @@ export class ManagerTransport {
 
   /** Facts about a failed answer, for the error message: server text sanitized and redacted. */
   context(method: string, result: HttpResult, sensitive = false): ResponseContext {
-    if (sensitive) return { method, status: result.status, excerpt: "", body: describeBody(result), baseUrl: this.baseUrl };
+    const clean = sensitive ? this.idMasking : this.secrets;
     const raw = bodyMessage(result.text);
     // Messages name what went wrong (a role's missing permissions can be long): up to 1,000 characters.
-    const message = raw === undefined ? undefined : excerpt(raw, 1000, this.secrets);
+    const message = raw === undefined ? undefined : excerpt(raw, 1000, clean);
     return {
       method,
       status: result.status,
       message: message || undefined,
-      excerpt: excerpt(result.text, 200, this.secrets),
+      excerpt: excerpt(result.text, 200, clean),
       body: describeBody(result),
       baseUrl: this.baseUrl,
     };
   }
+
+  /** For answers that may hold an external ID not known yet: the secrets redacted, and every ID-like token masked. */
+  private readonly idMasking = { redact: (text: string) => maskIdLike(this.secrets.redact(text)) };
 
   /** Server-supplied text made safe to show: control characters removed, secrets redacted, cut to `max`. */
   sanitize(text: string, max = 300): string {
@@ -432,7 +435,7 @@ export interface ResponseContext {
   readonly status: number;
   /** The `message` of a JSON error body, sanitized and redacted. */
   readonly message?: string;
-  /** An excerpt of the body, sanitized and redacted ("" for a sensitive call). */
+  /** An excerpt of the body, sanitized and redacted (ID-like tokens masked for a sensitive call). */
   readonly excerpt: string;
   /** What the body is, without quoting it ("a 12-byte text/html body"). */
   readonly body: string;

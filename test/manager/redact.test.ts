@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { containsSecret, hasControl, REDACTED, Redactor, redact, sanitize, stripControl } from "../../src/redact";
+import { containsSecret, hasControl, MASKED_ID, maskIdLike, REDACTED, Redactor, redact, sanitize, stripControl } from "../../src/redact";
 
 const KEY = "2:Ab/Cd+Ef=Gh_Ij-Kl.Mn@Op:Qr,St";
 const ID = "8f14e45f-ceea-467f-a8b5-7e6d1a2b3c4d";
@@ -140,5 +140,13 @@ describe("stripControl and sanitize", () => {
   it("a secret split by escape sequences is joined, then redacted", () => {
     const split = `${KEY.slice(0, 5)}\x1b[0m${KEY.slice(5, 9)}\x00${KEY.slice(9)}`;
     expect(sanitize(`key ${split}`, [KEY])).toBe(`key ${REDACTED}`);
+  });
+});
+
+describe("maskIdLike", () => {
+  it("masks every encoded form of a UUID, keeps words and short numbers", () => {
+    for (const text of Object.values(forms(ID))) expect(maskIdLike(`id: ${text} end`)).toBe(`id: ${MASKED_ID} end`);
+    const page = "<h1>500 Internal Server Error</h1><p>Sign in to continue</p>";
+    expect(maskIdLike(page)).toBe(page);
   });
 });
