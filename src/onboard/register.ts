@@ -26,6 +26,7 @@ import { ExitCode } from "../errors";
 import type { ManagerClient } from "../manager/client";
 import { ManagerError } from "../manager/errors";
 import type { AWSConnector } from "../manager/types";
+import { stripControl } from "../redact";
 import { mapLimit, sleep } from "./pool";
 import type { RoleTarget } from "./targets";
 
@@ -180,7 +181,7 @@ export class Registrar {
         }
         const change: AWSConnector = {};
         if (current.crossAccountRoleArn !== target.roleArn) {
-          notes.push(`role changed from ${current.crossAccountRoleArn ?? "(none)"} to ${target.roleArn}`);
+          notes.push(`role changed from ${shown(current.crossAccountRoleArn) ?? "(none)"} to ${target.roleArn}`);
           change.crossAccountRoleArn = target.roleArn;
         }
         if (current.workspacesEnabled === undefined) {
@@ -251,6 +252,11 @@ export class Registrar {
 
 const byId = (a: AWSConnector, b: AWSConnector) => (a.ID ?? 0) - (b.ID ?? 0);
 
+/** A value the manager supplied, safe to put in a note (no control characters or escape sequences, bounded). */
+function shown(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : stripControl(String(value)).slice(0, 300);
+}
+
 /**
  * Searches the account until exactly one connector has this role ARN, deleting the ones with
  * a higher ID (each read back first). Returns the one kept, or undefined if none is left.
@@ -289,7 +295,7 @@ async function removeDuplicates(
     try {
       const now = await outlastFailures(() => client.describeConnector(id), 5);
       if (now.accountId !== target.accountId || now.crossAccountRoleArn !== target.roleArn) {
-        notes.push(`connector ${id} now uses ${now.crossAccountRoleArn ?? "no role"}; not deleted`);
+        notes.push(`connector ${id} now uses ${shown(now.crossAccountRoleArn) ?? "no role"}; not deleted`);
         continue;
       }
       await outlastFailures(() => client.deleteConnector(id), 5);

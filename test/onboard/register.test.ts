@@ -7,6 +7,7 @@ import { ManagerClient } from "../../src/manager/client";
 import { Registrar, registerConnectors } from "../../src/onboard/register";
 import type { RoleTarget } from "../../src/onboard/targets";
 import { SandboxManager } from "../../src/sandbox/manager";
+import { HostileManager } from "../helpers/hostile-manager";
 
 let sandbox: SandboxManager;
 const opened: ManagerClient[] = [];
@@ -102,6 +103,26 @@ describe("existing duplicates", () => {
     const [r] = await registerConnectors(client(), [t], { removeDuplicates: true });
     expect(r).toMatchObject({ status: "unchanged", connectorId: mine.ID, otherConnectors: [other.ID] });
     expect(connectorsOf(t.accountId)).toHaveLength(2);
+  });
+});
+
+describe("values from the manager in notes", () => {
+  it("a role ARN with escape sequences is shown without them", async () => {
+    const t = target();
+    const odd = `arn:aws:iam::${t.accountId}:role/\x1b]0;pwned\x07Old\x1b[2J`;
+    const m = await HostileManager.start((r) =>
+      r.method === "GET"
+        ? { kind: "json", body: { awsConnectors: [{ ID: 7, accountId: t.accountId, crossAccountRoleArn: odd, workspacesEnabled: true }] } }
+        : { kind: "json", body: { ID: 7, accountId: t.accountId, crossAccountRoleArn: t.roleArn, workspacesEnabled: true } },
+    );
+    const c = ManagerClient.create({ baseUrl: m.url, apiKey: "k-12345678", auth: "api-secret-key" });
+    try {
+      const [r] = await registerConnectors(c, [t]);
+      expect(r).toMatchObject({ status: "updated", notes: [`role changed from arn:aws:iam::${t.accountId}:role/Old to ${t.roleArn}`] });
+    } finally {
+      await c.close();
+      await m.stop();
+    }
   });
 });
 
