@@ -25,14 +25,14 @@ export type ErrorCode =
 export interface UserErrorOptions {
   readonly cause?: unknown;
   /** A stable name for the CLI's advice. */
-  readonly code?: ErrorCode;
+  readonly errorCode?: ErrorCode;
   /** Facts about the error (paths, account IDs), for reports. */
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /** An error whose message is written for the user: what happened, and what to do. */
 export class UserError extends Error {
-  readonly code?: ErrorCode;
+  readonly errorCode?: ErrorCode;
   readonly data?: Readonly<Record<string, unknown>>;
 
   constructor(
@@ -42,7 +42,7 @@ export class UserError extends Error {
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "UserError";
-    this.code = options?.code;
+    this.errorCode = options?.errorCode;
     this.data = options?.data;
   }
 }

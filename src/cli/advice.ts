@@ -26,7 +26,7 @@ export function adviceFor(error: unknown): string | undefined {
   if (error instanceof SettingError) return SETTING_FLAGS[error.setting] || undefined;
   if (error instanceof ManagerError) return managerAdvice(error);
   if (error instanceof UserError) {
-    switch (error.code) {
+    switch (error.errorCode) {
       case "retrieval-disable-without-stored-copy":
         return "Store it first (`ds-onboard external-id get --store ssm:/deep-security/external-id`), then run `ds-onboard external-id retrieval disable --external-id-from ssm:/deep-security/external-id`; --force disables it anyway";
       case "retrieval-stored-copy-differs":
@@ -43,29 +43,35 @@ export function adviceFor(error: unknown): string | undefined {
 }
 
 function managerAdvice(error: ManagerError): string | undefined {
-  const reason = (error as { reason?: string }).reason;
+  const url = `check --manager-url or ${ENVIRONMENT.managerUrl}`;
   switch (error.kind) {
     case "unauthorized":
       return `Check ${ENVIRONMENT.apiKey} or --api-key-file, and the scheme (--auth apikey for Cloud One keys, --auth api-secret-key for Deep Security Manager keys)`;
     case "forbidden":
-      if (
-        reason === "retrieval-disabled" ||
-        reason === "missing-right" ||
-        reason === "undetermined" ||
-        /external ID/i.test(error.message)
-      ) {
-        return `To go on without the manager's answer, ${STORED_COPY}`;
+      switch (error.reason) {
+        case "retrieval-disabled":
+          return `To go on, ${STORED_COPY}; an administrator can turn retrieval back on with \`ds-onboard external-id retrieval enable\``;
+        case "missing-right":
+        case "undetermined":
+          return `To go on without the manager's answer, ${STORED_COPY}`;
+        default:
+          return undefined;
       }
-      return undefined;
     case "tls":
-      return `If the manager uses its own CA, pass it with --ca-bundle <file.pem> or ${ENVIRONMENT.caBundle} (--insecure skips verification and is not recommended)`;
-    case "dns":
+      return error.reason === "wrong-host"
+        ? `Use the host name the certificate was issued for in --manager-url`
+        : `If the manager uses its own CA (common for on-premises Deep Security Manager), pass its certificate with --ca-bundle <file.pem> or ${ENVIRONMENT.caBundle} (--insecure skips verification and is not recommended)`;
     case "refused":
+      return `${url}; for a local sandbox, start it with \`ds-onboard sandbox\``;
+    case "dns":
+    case "redirect":
     case "not-found":
     case "bad-response":
-      return `Check --manager-url or ${ENVIRONMENT.managerUrl}`;
+      return error.reason === "no-such-object" ? undefined : url;
     case "timeout":
-      return "Check the network path to the manager, or raise --timeout";
+      return error.reason === "deadline"
+        ? "Raise --timeout if the manager is slow, or check the network path"
+        : "Check the network path to the manager";
     default:
       return undefined;
   }

@@ -4,7 +4,7 @@
  * a filter of control characters, so that text a server sent cannot drive the terminal.
  */
 import type { Log } from "../app/log";
-import { redact } from "../redact";
+import { redact, stripControl } from "../redact";
 
 export type OutputMode = "text" | "json";
 
@@ -17,15 +17,6 @@ export interface Runtime {
 }
 
 export const processRuntime = (): Runtime => ({ env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
-
-// C0 controls but tab and newline, DEL, C1 controls; ESC sequences go with their ESC.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
-
-/** Removes terminal escape sequences and control characters (keeps tabs and newlines). */
-export function stripControl(text: string): string {
-  return text.replace(CONTROL, "");
-}
 
 export class Io implements Log {
   private readonly secrets = new Set<string>();
@@ -81,6 +72,6 @@ export class Io implements Log {
   }
 
   private clean(text: string): string {
-    return stripControl(redact(text, this.secrets));
+    return stripControl(redact(text, this.secrets), { keepNewlines: true });
   }
 }

@@ -210,6 +210,7 @@ export function verifyOptions<T>(y: Argv<T>) {
 
 export interface RegisterArgs extends TargetArgs {
   sync: boolean;
+  removeDuplicates: boolean;
   assumeRetryTimeout: number;
   checkTrust: boolean;
 }
@@ -217,6 +218,11 @@ export interface RegisterArgs extends TargetArgs {
 export function registerOptions<T>(y: Argv<T>) {
   return y
     .option("sync", { type: "boolean", default: false, describe: "resynchronize connectors that are already right" })
+    .option("remove-duplicates", {
+      type: "boolean",
+      default: false,
+      describe: "delete connectors that duplicate an account's connector for the same role (found from earlier runs; always reported)",
+    })
     .option("assume-retry-timeout", {
       type: "number",
       default: 180,

@@ -120,7 +120,7 @@ export function reportError(io: Io, error: unknown): ExitCode {
         ok: false,
         error: {
           class: known ? (error as Error).name : "InternalError",
-          code: error instanceof UserError ? error.code : undefined,
+          code: error instanceof UserError ? error.errorCode : undefined,
           kind: (error as { kind?: string }).kind,
           message,
           exitCode,

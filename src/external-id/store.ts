@@ -3,47 +3,56 @@
  * Manager secret, a file (mode 0600), or an environment variable. The AWS clients use the SDK's
  * default credential chain (profiles, SSO, environment) and `AWS_ENDPOINT_URL` when set.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { lstatSync, readFileSync, statSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { UsageError, UserError } from "../errors";
 import { writeFileAtomic } from "../files";
+import { describeLocation, isProblem, parseStoredLocation, type StoredLocation } from "./source";
 
-export type StoredLocation =
-  | { readonly kind: "ssm"; readonly name: string }
-  | { readonly kind: "secretsmanager"; readonly name: string }
-  | { readonly kind: "file"; readonly path: string }
-  | { readonly kind: "env"; readonly name: string };
+export type { StoredLocation };
 
-const FORMS = "ssm:<parameter-name>, secretsmanager:<secret-name> or file:<path>";
-
-/** Parses `ssm:/ds/external-id`, `secretsmanager:ds-external-id`, `file:./id.txt` (and `env:NAME` when allowed). */
-export function parseLocation(text: string, what: string, options: { allowEnv?: boolean } = {}): StoredLocation {
-  const m = /^(ssm|secretsmanager|file|env):(.+)$/.exec(text.trim());
-  const forms = options.allowEnv ? `${FORMS} or env:<VARIABLE>` : FORMS;
-  if (!m) throw new UsageError(`${what}: ${JSON.stringify(text)} is not a storage location. Use ${forms}.`);
-  const [, kind, rest] = m;
-  switch (kind) {
-    case "ssm":
-      if (!/^[a-zA-Z0-9_.\-/]{1,2048}$/.test(rest))
-        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid SSM parameter name (letters, digits and _.-/).`);
-      return { kind, name: rest };
-    case "secretsmanager":
-      if (!/^[a-zA-Z0-9/_+=.@:-]{1,2048}$/.test(rest))
-        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not a valid Secrets Manager secret name or ARN.`);
-      return { kind, name: rest };
-    case "file":
-      return { kind, path: resolvePath(rest) };
-    default:
-      if (!options.allowEnv) throw new UsageError(`${what}: env: is not accepted here. Use ${FORMS}.`);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(rest))
-        throw new UsageError(`${what}: ${JSON.stringify(rest)} is not an environment variable name.`);
-      return { kind: "env", name: rest };
+/** A file that would be replaced holds something else than this external ID: nothing was written. */
+export class StoredFileConflictError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly found: "another value" | "an unreadable file" | "not a regular file",
+  ) {
+    super(
+      found === "not a regular file"
+        ? `Nothing was written: ${path} exists and is not a regular file (a folder, device or socket). Choose a file path.`
+        : `Nothing was written: ${path} already exists and holds ${found === "another value" ? "something other than this external ID (another ID, or other data)" : "content that could not be read to compare"}. Replacing it could destroy a value still in use. Check what the file is for; to replace it anyway, force the write; or choose another file.`,
+    );
+    this.name = "StoredFileConflictError";
   }
 }
 
-export function describeLocation(location: StoredLocation): string {
-  return location.kind === "file" ? `file:${location.path}` : `${location.kind}:${location.name}`;
+/** A `file:` location that cannot be read as an external ID: which file, what is wrong, the fix. */
+export class StoredFileReadError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly problem: "missing" | "directory" | "not-a-file" | "unreadable" | "empty",
+    detail?: string,
+  ) {
+    const message = {
+      missing: `The external ID file ${path} does not exist. Store the ID first (read it from the manager and store it in that file), or check the path.`,
+      directory: `The external ID file ${path} is a folder, not a file. Name the file inside it that holds the ID.`,
+      "not-a-file": `The external ID file ${path} is not a regular file (a device, pipe or socket). Name a regular file that holds the ID.`,
+      unreadable: `The external ID file ${path} cannot be read${detail ? ` (${detail})` : ""}. Check its permissions: the user running this needs read access (the file should be mode 0600, owned by that user).`,
+      empty: `The external ID file ${path} is empty. Store the ID there again (read it from the manager and store it), or check that it is the right file.`,
+    }[problem];
+    super(message);
+    this.name = "StoredFileReadError";
+  }
 }
+
+/** Parses `ssm:/ds/external-id`, `secretsmanager:ds-external-id`, `file:./id.txt` (and `env:NAME` when allowed); `what` names the input. */
+export function parseLocation(text: string, what: string, options: { allowEnv?: boolean } = {}): StoredLocation {
+  const location = parseStoredLocation(text, options);
+  if (isProblem(location)) throw new UsageError(`${what}: ${location.problem}. ${location.fix}.`);
+  return location.kind === "file" ? { kind: "file", path: resolvePath(location.path) } : location;
+}
+
+export { describeLocation };
 
 /** Reads the stored ID (trimmed). A Secrets Manager JSON secret may hold it as `externalId`. */
 export async function readStored(location: StoredLocation): Promise<string> {
@@ -55,11 +64,7 @@ export async function readStored(location: StoredLocation): Promise<string> {
       return value.trim();
     }
     case "file":
-      if (!existsSync(location.path))
-        throw new UsageError(
-          `The external ID file ${location.path} does not exist. Store the ID first with \`ds-onboard external-id get --store file:${location.path}\`.`,
-        );
-      return readFileSync(location.path, "utf8").trim();
+      return readIdFile(location.path);
     case "ssm": {
       const { SSMClient, GetParameterCommand } = require("@aws-sdk/client-ssm") as typeof import("@aws-sdk/client-ssm");
       const client = new SSMClient({});
@@ -92,13 +97,26 @@ export async function readStored(location: StoredLocation): Promise<string> {
   }
 }
 
-/** Writes the ID: SSM SecureString (overwritten), a Secrets Manager secret (created or updated), or a 0600 file. */
-export async function writeStored(location: StoredLocation, value: string, _options: { force?: boolean } = {}): Promise<void> {
+export interface WriteOptions {
+  /**
+   * Replace a file that holds something else than this external ID (another ID, other data,
+   * or content that cannot be read). Default: false: such a file is left alone and
+   * StoredFileConflictError is thrown. A file that already holds this ID is rewritten (0600).
+   */
+  readonly force?: boolean;
+}
+
+/**
+ * Writes the ID: SSM SecureString (overwritten), a Secrets Manager secret (created or updated),
+ * or a 0600 file (never replacing one that holds something else, unless forced).
+ */
+export async function writeStored(location: StoredLocation, value: string, options: WriteOptions = {}): Promise<void> {
   const where = describeLocation(location);
   switch (location.kind) {
     case "env":
       throw new UsageError("env: cannot be written to; store the ID in ssm:, secretsmanager: or file:.");
     case "file":
+      checkReplaceable(location.path, value, options.force ?? false);
       try {
         writeFileAtomic(location.path, `${value}\n`, 0o600);
       } catch (error) {
@@ -151,6 +169,57 @@ export async function writeStored(location: StoredLocation, value: string, _opti
         client.destroy();
       }
     }
+  }
+}
+
+function readIdFile(path: string): string {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new StoredFileReadError(path, "missing");
+    throw new StoredFileReadError(path, "unreadable", code);
+  }
+  if (stat.isDirectory()) throw new StoredFileReadError(path, "directory");
+  if (!stat.isFile()) throw new StoredFileReadError(path, "not-a-file");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StoredFileReadError(path, code === "EISDIR" ? "directory" : "unreadable", code);
+  }
+  const id = text.trim();
+  if (!id) throw new StoredFileReadError(path, "empty");
+  return id;
+}
+
+/** Throws unless the file is absent, already holds this ID, or the write is forced. */
+function checkReplaceable(path: string, value: string, force: boolean): void {
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return; // nothing there (or the folder is missing: the write says so)
+  }
+  const target = stat.isSymbolicLink() ? safeStat(path) : stat;
+  if (target && !target.isFile()) throw new StoredFileConflictError(path, "not a regular file");
+  if (force) return;
+  let current: string;
+  try {
+    current = readFileSync(path, "utf8");
+  } catch {
+    throw new StoredFileConflictError(path, "an unreadable file");
+  }
+  if (current.trim() !== value.trim()) throw new StoredFileConflictError(path, "another value");
+}
+
+function safeStat(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
   }
 }
 

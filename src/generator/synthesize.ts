@@ -81,7 +81,7 @@ export async function synthesizeProject(
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
   if (accounts.length === 0) {
     throw new UserError("No accounts to onboard: the config lists none and discovery included none.", ExitCode.failed, {
-      code: "no-accounts",
+      errorCode: "no-accounts",
     });
   }
 

@@ -94,7 +94,7 @@ export function loadState(path: string): MigrationState | undefined {
   const bad = (why: string) =>
     new UsageError(
       `The migration state file ${path} ${why}; nothing was changed. Restore it from a backup, or delete it and run \`ds-onboard migrate-external-id discover\` again (discover reads every role and connector live).`,
-      { code: "migration-state-invalid", data: { path } },
+      { errorCode: "migration-state-invalid", data: { path } },
     );
   if (statSync(path).isDirectory()) throw bad("is a folder");
   let data: unknown;

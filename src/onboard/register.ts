@@ -1,5 +1,5 @@
 /**
- * Registration: one AWS connector per account, exactly once.
+ * Registration: one AWS connector per account, exactly once, even with several runs at once.
  *
  * One list call indexes the existing connectors by account. Then, per account: the same role
  * is left alone (or resynchronized), a different role is modified, a missing connector is
@@ -7,11 +7,26 @@
  * so a create that timed out but succeeded is found, not duplicated. The manager's "cannot
  * assume the role" answers (IAM still propagating a new role) are retried with backoff within
  * a bound; refused keys fail at once; other answers fail the account.
+ *
+ * Concurrent runs (two pipelines, two machines: no shared memory or files). The manager has no
+ * lock and no conditional create, so two runs can both find an account missing and both create
+ * a connector. Every run therefore converges after each create: it searches the account again,
+ * and if more than one connector has this account and this role ARN it keeps the lowest ID and
+ * deletes the others, each only after reading it back and seeing the same account and role ARN
+ * (a connector for another role ARN is never deleted). Every run keeps the same one (the
+ * lowest ID), so they agree without talking; a delete answered 404 (the other run deleted it
+ * first) is fine. It repeats the search until one round deletes nothing and finds exactly one:
+ * if the one kept was deleted meanwhile by someone else, the account is found missing and
+ * created again (a bounded number of times).
+ *
+ * Duplicates that already existed when the run listed the connectors are reported (notes and
+ * `duplicates`), and removed only with `removeDuplicates: true`.
  */
 import { ExitCode } from "../errors";
 import type { ManagerClient } from "../manager/client";
 import { ManagerError } from "../manager/errors";
 import type { AWSConnector } from "../manager/types";
+import { stripControl } from "../redact";
 import { mapLimit, sleep } from "./pool";
 import type { RoleTarget } from "./targets";
 
@@ -26,6 +41,12 @@ export interface RegisterResult {
   readonly ms: number;
   /** What happened along the way: adopted after a timeout, retries for propagation, duplicates found. */
   readonly notes: readonly string[];
+  /** Connectors with this account and this role ARN besides the one kept (found, or removed). */
+  readonly duplicates?: readonly number[];
+  /** Of `duplicates`, those this run deleted (concurrent creates, or existing ones with `removeDuplicates`). */
+  readonly removedDuplicates?: readonly number[];
+  /** Connectors for this account with another role ARN: reported, never touched. */
+  readonly otherConnectors?: readonly number[];
   readonly error?: string;
   readonly fix?: string;
 }
@@ -41,8 +62,29 @@ export interface RegisterOptions {
   readonly assumeRetryDelayMs?: number;
   /** Creates tried in all when the answer is lost (timeout, broken connection, 5xx). Default: 5. */
   readonly createAttempts?: number;
-  /** The connectors' WorkSpaces setting; follows the role's `includeWorkspaces`. Default: true. */
+  /**
+   * Whether the connectors read Amazon WorkSpaces. Set on create; an existing connector whose
+   * setting differs is modified ("updated"). Default: true, as the role's `includeWorkspaces`
+   * (the manager's own default is false, which would leave the role's WorkSpaces rights unused).
+   */
   readonly workspacesEnabled?: boolean;
+  /**
+   * Delete connectors that duplicate the kept one (same account, same role ARN, higher ID) that
+   * existed before this run. Default: false (they are reported). Duplicates made by runs racing
+   * this one are always removed.
+   */
+  readonly removeDuplicates?: boolean;
+  /**
+   * Search the account after each create, to find and remove a connector that a run racing this
+   * one created at the same time. Default: true. Costs one search per created connector; turn it
+   * off only where no two runs can ever register the same accounts at once.
+   */
+  readonly checkConcurrentCreates?: boolean;
+  /**
+   * After a create whose answer was lost, how long to wait before a last check for a duplicate
+   * (a create still in flight inside the manager may land late). Default: 1 s.
+   */
+  readonly settleMs?: number;
   readonly onResult?: (result: RegisterResult) => void;
 }
 
@@ -76,7 +118,7 @@ export class Registrar {
   static async open(client: ManagerClient, options: RegisterOptions = {}): Promise<Registrar> {
     const index = new Map<string, AWSConnector[]>();
     for (const c of await client.listConnectors()) {
-      if (c.accountId) index.set(c.accountId, [...(index.get(c.accountId) ?? []), c]);
+      if (typeof c.accountId === "string") index.set(c.accountId, [...(index.get(c.accountId) ?? []), c]);
     }
     return new Registrar(client, index, options);
   }
@@ -101,47 +143,167 @@ export class Registrar {
     const { client, options } = this;
     const started = Date.now();
     const notes: string[] = [];
+    const found: { duplicates: number[]; removed: number[]; others: number[] } = { duplicates: [], removed: [], others: [] };
     const done = (status: RegisterStatus, extra: Partial<RegisterResult> = {}): RegisterResult => {
-      const result = {
+      const result: RegisterResult = {
         accountId: target.accountId,
         roleArn: target.roleArn,
         displayName: target.displayName,
         status,
         ms: Date.now() - started,
         notes,
+        ...(found.duplicates.length ? { duplicates: [...new Set(found.duplicates)] } : {}),
+        ...(found.removed.length ? { removedDuplicates: [...new Set(found.removed)] } : {}),
+        ...(found.others.length ? { otherConnectors: found.others } : {}),
         ...extra,
       };
       options.onResult?.(result);
       return result;
     };
     if (this.refused) return done("skipped", { error: "not tried: the manager refused the API key", fix: this.refused.message });
+    const workspaces = options.workspacesEnabled ?? true;
     try {
-      const existing = (this.index.get(target.accountId) ?? []).sort((a, b) => (a.ID ?? 0) - (b.ID ?? 0));
-      if (existing.length > 1)
-        notes.push(
-          `${existing.length} connectors exist for this account (IDs ${existing.map((c) => c.ID).join(", ")}); using ${existing[0].ID}`,
-        );
-      const current = existing[0];
+      const existing = [...(this.index.get(target.accountId) ?? [])].sort(byId);
+      const sameRole = existing.filter((c) => c.crossAccountRoleArn === target.roleArn);
+      // The connector to keep: the lowest ID with this role, else the lowest ID (its role is changed).
+      const current = sameRole[0] ?? existing[0];
+      found.others = existing.filter((c) => c !== current && c.crossAccountRoleArn !== target.roleArn).map((c) => c.ID!);
+      if (found.others.length)
+        notes.push(`other connectors for this account use other roles (IDs ${found.others.join(", ")}); left as they are`);
       if (current?.ID !== undefined) {
-        if (current.crossAccountRoleArn === target.roleArn) {
+        const duplicates = sameRole.slice(1);
+        if (duplicates.length) {
+          found.duplicates.push(...duplicates.map((c) => c.ID!));
+          notes.push(
+            `${duplicates.length} duplicate connector${duplicates.length > 1 ? "s" : ""} for this role (IDs ${duplicates.map((c) => c.ID).join(", ")}); keeping ${current.ID}${options.removeDuplicates ? "" : " (not removed: set removeDuplicates to remove them)"}`,
+          );
+          if (options.removeDuplicates) await removeDuplicates(client, target, current.ID, duplicates, found.removed, notes);
+        }
+        const change: AWSConnector = {};
+        if (current.crossAccountRoleArn !== target.roleArn) {
+          notes.push(`role changed from ${shown(current.crossAccountRoleArn) ?? "(none)"} to ${target.roleArn}`);
+          change.crossAccountRoleArn = target.roleArn;
+        }
+        if (current.workspacesEnabled === undefined) {
+          notes.push("the manager did not report the connector's WorkSpaces setting; left as it is");
+        } else if (current.workspacesEnabled !== workspaces) {
+          notes.push(`WorkSpaces ${workspaces ? "enabled" : "disabled"} (was ${current.workspacesEnabled ? "enabled" : "disabled"})`);
+          change.workspacesEnabled = workspaces;
+        }
+        if (Object.keys(change).length === 0) {
           if (!options.sync) return done("unchanged", { connectorId: current.ID });
           await client.modifyConnector(current.ID, {}, { sync: true });
           return done("synced", { connectorId: current.ID });
         }
-        notes.push(`role changed from ${current.crossAccountRoleArn ?? "(none)"} to ${target.roleArn}`);
+        const id = current.ID;
         const modified = await withPropagationRetry(
-          () => client.modifyConnector(current.ID!, { crossAccountRoleArn: target.roleArn }, { sync: true }),
+          () => client.modifyConnector(id, change, { sync: change.crossAccountRoleArn !== undefined || options.sync }),
           options,
           notes,
         );
         return done("updated", { connectorId: modified.ID });
       }
-      const created = await createOnce(client, target, options, notes);
-      return done("created", { connectorId: created.ID });
+      const created = await this.createConverged(target, workspaces, notes, found);
+      return done(created.status, { connectorId: created.connector.ID });
     } catch (error) {
       if (error instanceof ManagerError && error.exitCode === ExitCode.refused) this.refused = error;
       const message = (error as Error).message ?? String(error);
       return done("failed", { error: message, fix: fixFor(error) });
+    }
+  }
+
+  /** Creates the connector, then converges with any run that created one at the same time. */
+  private async createConverged(
+    target: RoleTarget,
+    workspaces: boolean,
+    notes: string[],
+    found: { duplicates: number[]; removed: number[] },
+  ): Promise<{ connector: AWSConnector; status: RegisterStatus }> {
+    const { client, options } = this;
+    const rounds = options.createAttempts ?? 5;
+    for (let round = 1; ; round++) {
+      const { connector: mine, lost } = await createOnce(client, target, options, notes, workspaces);
+      if (options.checkConcurrentCreates === false) return { connector: mine, status: "created" };
+      let kept = await converge(client, target, options, notes, found);
+      if (kept && lost) {
+        // A create lost inside the manager may still land: look once more after a pause.
+        await sleep(options.settleMs ?? 1000);
+        kept = await converge(client, target, options, notes, found);
+      }
+      if (kept) {
+        if (kept.ID !== mine.ID) notes.push(`another run registered this account at the same time; using its connector ${kept.ID}`);
+        if (kept.workspacesEnabled !== undefined && kept.workspacesEnabled !== workspaces) {
+          notes.push(`WorkSpaces ${workspaces ? "enabled" : "disabled"} on connector ${kept.ID}`);
+          await client.modifyConnector(kept.ID!, { workspacesEnabled: workspaces });
+        }
+        return { connector: kept, status: kept.ID === mine.ID ? "created" : "unchanged" };
+      }
+      // Every connector for this role is gone again (deleted by someone else meanwhile).
+      notes.push(`connector ${mine.ID} was deleted by someone else right after it was created; creating it again`);
+      if (round >= rounds)
+        throw new ManagerError(
+          "http",
+          `The connector for ${target.roleArn} was deleted by someone else ${round} times right after it was created; another process is deregistering this account.`,
+          {},
+        );
+    }
+  }
+}
+
+const byId = (a: AWSConnector, b: AWSConnector) => (a.ID ?? 0) - (b.ID ?? 0);
+
+/** A value the manager supplied, safe to put in a note (no control characters or escape sequences, bounded). */
+function shown(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : stripControl(String(value)).slice(0, 300);
+}
+
+/**
+ * Searches the account until exactly one connector has this role ARN, deleting the ones with
+ * a higher ID (each read back first). Returns the one kept, or undefined if none is left.
+ */
+async function converge(
+  client: ManagerClient,
+  target: RoleTarget,
+  options: RegisterOptions,
+  notes: string[],
+  found: { duplicates: number[]; removed: number[] },
+): Promise<AWSConnector | undefined> {
+  for (let round = 1; ; round++) {
+    const all = await outlastFailures(() => client.findConnectorsByAccount(target.accountId), options.createAttempts ?? 5);
+    const same = all.filter((c) => c.accountId === target.accountId && c.crossAccountRoleArn === target.roleArn).sort(byId);
+    if (same.length <= 1) return same[0];
+    const [keep, ...extra] = same;
+    found.duplicates.push(...extra.map((c) => c.ID!));
+    notes.push(`connectors created at the same time by another run (IDs ${extra.map((c) => c.ID).join(", ")}); keeping ${keep.ID}`);
+    await removeDuplicates(client, target, keep.ID!, extra, found.removed, notes);
+    if (round >= 10) return keep;
+  }
+}
+
+/** Deletes each duplicate after reading it back and seeing this account and this role ARN; 404s are fine. */
+async function removeDuplicates(
+  client: ManagerClient,
+  target: RoleTarget,
+  keepId: number,
+  duplicates: readonly AWSConnector[],
+  removed: number[],
+  notes: string[],
+): Promise<void> {
+  for (const d of duplicates) {
+    if (d.ID === undefined || d.ID === keepId) continue;
+    const id = d.ID;
+    try {
+      const now = await outlastFailures(() => client.describeConnector(id), 5);
+      if (now.accountId !== target.accountId || now.crossAccountRoleArn !== target.roleArn) {
+        notes.push(`connector ${id} now uses ${shown(now.crossAccountRoleArn) ?? "no role"}; not deleted`);
+        continue;
+      }
+      await outlastFailures(() => client.deleteConnector(id), 5);
+      removed.push(id);
+      notes.push(`removed duplicate connector ${id} (kept ${keepId})`);
+    } catch (error) {
+      if (error instanceof ManagerError && error.kind === "not-found") continue; // another run removed it first
+      throw error;
     }
   }
 }
@@ -165,14 +327,20 @@ export async function deregisterConnectors(
   });
 }
 
-async function createOnce(client: ManagerClient, target: RoleTarget, options: RegisterOptions, notes: string[]): Promise<AWSConnector> {
-  const body: AWSConnector = { displayName: target.displayName, crossAccountRoleArn: target.roleArn };
+async function createOnce(
+  client: ManagerClient,
+  target: RoleTarget,
+  options: RegisterOptions,
+  notes: string[],
+  workspacesEnabled: boolean,
+): Promise<{ connector: AWSConnector; lost: boolean }> {
+  const body: AWSConnector = { displayName: target.displayName, crossAccountRoleArn: target.roleArn, workspacesEnabled };
   let lostAnswers = 0;
   const deadline = Date.now() + (options.assumeRetryTimeoutMs ?? 180_000);
   let wait = options.assumeRetryDelayMs ?? 2000;
   for (;;) {
     try {
-      return await client.createConnector(body);
+      return { connector: await client.createConnector(body), lost: lostAnswers > 0 };
     } catch (error) {
       if (!(error instanceof ManagerError)) throw error;
       const kind = classify(error);
@@ -196,10 +364,10 @@ async function createOnce(client: ManagerClient, target: RoleTarget, options: Re
       // Never create twice: the lost create may have succeeded. This search must get through,
       // so it outlasts the transport's own retries.
       const found = await outlastFailures(() => client.findConnectorsByAccount(target.accountId), options.createAttempts ?? 5);
-      const mine = found.find((c) => c.crossAccountRoleArn === target.roleArn) ?? found[0];
+      const mine = found.filter((c) => c.crossAccountRoleArn === target.roleArn).sort(byId)[0];
       if (mine) {
         if (kind === "lost") notes.push(`found connector ${mine.ID} created by the lost request`);
-        return mine;
+        return { connector: mine, lost: lostAnswers > 0 };
       }
       if (kind === "lost") {
         if (lostAnswers >= (options.createAttempts ?? 5)) throw error;
@@ -257,7 +425,7 @@ function fixFor(error: unknown): string {
   if (ASSUME_FAILURE.test(error.message))
     return "Check the role's trust policy and permissions with `ds-onboard verify`; then run register again (it will not create duplicates)";
   if (error.exitCode === ExitCode.refused)
-    return "Check DS_API_KEY and the key's role (it needs to view, create and modify AWS connectors)";
+    return "Check the API key and the key's role (it needs to view, create, modify and delete AWS connectors)";
   if (classify(error) === "lost") return "The manager is failing or unreachable; run register again later (it will not create duplicates)";
   return "Check the values in the message, then run register again";
 }

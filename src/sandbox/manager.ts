@@ -492,6 +492,7 @@ export class SandboxManager {
   private async create(body: unknown): Promise<AWSConnector> {
     if (!isObject(body)) throw new HttpAnswer(400, "The request body must be an AWS connector object.");
     const input = body as AWSConnector;
+    checkBoolean(input, "workspacesEnabled");
     const arn = input.crossAccountRoleArn;
     if (arn === undefined && !input.accessKey && !input.useInstanceRole) {
       throw new HttpAnswer(400, "A cross account role ARN, an access key or the instance role is required.");
@@ -525,6 +526,7 @@ export class SandboxManager {
   private async modify(index: number, body: unknown, doSync: boolean): Promise<AWSConnector> {
     if (!isObject(body)) throw new HttpAnswer(400, "The request body must be an AWS connector object.");
     const input = body as AWSConnector;
+    checkBoolean(input, "workspacesEnabled");
     const current = { ...this.state.connectors[index] };
     if (input.crossAccountRoleArn !== undefined) {
       if (checkIamArn(input.crossAccountRoleArn, ["role"]))
@@ -638,6 +640,12 @@ function likePattern(pattern: string): RegExp {
     .replace(/%/g, ".*")
     .replace(/_/g, ".");
   return new RegExp(`^${body}$`);
+}
+
+/** The manager refuses a field of the wrong JSON type. */
+function checkBoolean(input: AWSConnector, field: "workspacesEnabled"): void {
+  const value = (input as Record<string, unknown>)[field];
+  if (value !== undefined && typeof value !== "boolean") throw new HttpAnswer(400, `The field ${field} must be true or false.`);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -3,11 +3,11 @@
  * read and change the manager's retrieval setting, never disabling retrieval without a readable
  * stored copy that matches the manager's ID.
  */
-import { resolve } from "node:path";
 import type { Session } from "../app/session";
 import { ExitCode, UsageError, UserError } from "../errors";
 import { resolveExternalId } from "../external-id/resolve";
-import { describeLocation, isProblem, parseStoredLocation, type StoredLocation } from "../external-id/source";
+import { describeLocation } from "../external-id/source";
+import { parseLocation, writeStored } from "../external-id/store";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../manager/types";
 import { maskExternalId } from "../redact";
 
@@ -26,19 +26,11 @@ export interface ExternalIdReport {
   readonly storedIn?: string;
 }
 
-/** Parses a storage target (`file:` paths resolved from the working folder). */
-export function parseStoreTarget(text: string, origin: string): StoredLocation {
-  const location = parseStoredLocation(text);
-  if (isProblem(location)) throw new UsageError(`${origin}: ${location.problem}. ${location.fix}.`);
-  return location.kind === "file" ? { kind: "file", path: resolve(location.path) } : location;
-}
-
 export async function getExternalId(session: Session, options: GetExternalIdOptions = {}): Promise<ExternalIdReport> {
-  const target = options.store === undefined ? undefined : parseStoreTarget(options.store, "store");
+  const target = options.store === undefined ? undefined : parseLocation(options.store, "store");
   const { externalId, source } = await resolveExternalId(session.externalIdSources());
   session.log.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
   if (!target) return { externalId, source };
-  const { writeStored } = require("../external-id/store") as typeof import("../external-id/store");
   await writeStored(target, externalId, { force: options.force });
   return { externalId, source, storedIn: describeLocation(target) };
 }
@@ -81,7 +73,7 @@ export async function retrievalSetting(
         if (!options.force) {
           throw new UsageError(
             "Refusing to disable retrieval: no stored copy of the external ID was named, so nobody could read the ID afterwards. Store the ID first, then disable retrieval naming the stored copy.",
-            { code: "retrieval-disable-without-stored-copy" },
+            { errorCode: "retrieval-disable-without-stored-copy" },
           );
         }
         session.log.warn("disabling retrieval without a verified stored copy of the external ID (forced)");
@@ -97,7 +89,7 @@ export async function retrievalSetting(
         throw new UserError(
           `The stored copy at ${stored.source} (${maskExternalId(stored.externalId)}) differs from the manager's external ID (${maskExternalId(current)}); retrieval stays enabled. Store the current ID there first.`,
           ExitCode.failed,
-          { code: "retrieval-stored-copy-differs", data: { storedCopy: stored.source } },
+          { errorCode: "retrieval-stored-copy-differs", data: { storedCopy: stored.source } },
         );
       }
       if (current === undefined)

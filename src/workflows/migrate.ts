@@ -100,7 +100,7 @@ export async function migrate(project: Project, options: MigrationOptions): Prom
     if (unknown.length) {
       throw new UsageError(
         `${options.phase} refuses to start: account(s) ${unknown.join(", ")} are not in the migration state ${statePath} (added after discover). Run \`ds-onboard migrate-external-id discover\` again: it keeps the progress of the others.`,
-        { code: "migration-accounts-unknown", data: { accounts: unknown } },
+        { errorCode: "migration-accounts-unknown", data: { accounts: unknown } },
       );
     }
   }
@@ -152,7 +152,7 @@ export async function migrate(project: Project, options: MigrationOptions): Prom
       if (refuse.length) {
         throw new UsageError(
           `${options.phase} refuses to write: writing now could cut the manager off from ${refuse.join("; ")}. Fix those roles (or run the earlier phases), then run ${options.phase} again.`,
-          { code: "migration-accounts-unknown", data: { accounts: refuse } },
+          { errorCode: "migration-accounts-unknown", data: { accounts: refuse } },
         );
       }
       const out = await writeTrust(project, options, (accountId) => ids.get(accountId), tenant, dryRun);

@@ -15,6 +15,8 @@ export interface RegisterProjectOptions {
   readonly concurrency?: number;
   /** How long to retry while the manager cannot assume a new role (IAM propagation), in ms. @default 180000 */
   readonly assumeRetryTimeoutMs?: number;
+  /** Delete connectors that duplicate an account's kept one (same role ARN) found from earlier runs. @default false: reported only */
+  readonly removeDuplicates?: boolean;
   readonly onResult?: (result: RegisterResult) => void;
 }
 
@@ -42,6 +44,7 @@ export function registerSettings(project: Project, options: RegisterProjectOptio
     concurrency: options.concurrency,
     assumeRetryTimeoutMs: options.assumeRetryTimeoutMs,
     workspacesEnabled: project.includeWorkspaces,
+    removeDuplicates: options.removeDuplicates,
     onResult: options.onResult,
   };
 }

@@ -95,6 +95,21 @@ describe("ManagerClient against the sandbox", () => {
     expect(gone.message).toMatch(/AWS connector \d+ does not exist/);
   });
 
+  it("keeps and returns workspacesEnabled (default false, as the vendor's), and refuses a non-boolean", async () => {
+    const c = client(sandbox);
+    const off = await c.createConnector({ crossAccountRoleArn: "arn:aws:iam::121212121212:role/DS" });
+    expect(off.workspacesEnabled).toBe(false);
+    const on = await c.createConnector({ crossAccountRoleArn: "arn:aws:iam::131313131313:role/DS", workspacesEnabled: true });
+    expect((await c.describeConnector(on.ID!)).workspacesEnabled).toBe(true);
+    expect((await c.modifyConnector(off.ID!, { workspacesEnabled: true })).workspacesEnabled).toBe(true);
+    expect((await c.describeConnector(off.ID!)).workspacesEnabled).toBe(true);
+    const e = await failure(c.modifyConnector(off.ID!, { workspacesEnabled: "yes" as unknown as boolean }));
+    expect(e).toMatchObject({ kind: "http", details: { status: 400, reason: "client-error" } });
+    expect(e.message).toContain("workspacesEnabled must be true or false");
+    await c.deleteConnector(off.ID!);
+    await c.deleteConnector(on.ID!);
+  });
+
   it("describes the current API key", async () => {
     expect(await client(sandbox).currentApiKey()).toMatchObject({ keyName: "sandbox administrator", active: true });
   });
@@ -105,7 +120,10 @@ describe("errors users can act on", () => {
     const e = await failure(client(sandbox, { apiKey: "1:wrong" }).getExternalId());
     expect(e.kind).toBe("unauthorized");
     expect(e.exitCode).toBe(3);
-    expect(e.message).toMatch(/refused the API key \(HTTP 401.*wrong, expired or locked out.*DS_API_KEY/);
+    expect(e.message).toMatch(
+      /refused the API key \(HTTP 401.*wrong, expired or locked out.*Check the API key, and the authentication scheme/,
+    );
+    expect(e.message).not.toMatch(/--|DS_/);
   });
 
   it("403 on the external ID with retrieval disabled names the setting and the fallbacks", async () => {
@@ -116,8 +134,9 @@ describe("errors users can act on", () => {
       expect(e.exitCode).toBe(3);
       expect(e.message).toMatch(/retrieval is disabled by an administrator/);
       expect(e.message).toContain("platformSettingAwsExternalIdRetrievalEnabled");
-      expect(e.message).toContain("--external-id-from");
-      expect(e.message).toContain("DS_EXTERNAL_ID");
+      expect(e.message).toContain("use a copy of the external ID stored earlier");
+      expect(e.message).not.toMatch(/--|DS_/);
+      expect(e.details).toMatchObject({ reason: "retrieval-disabled", retrievalSetting: "false", status: 403 });
     } finally {
       await admin.resetSetting(EXTERNAL_ID_RETRIEVAL_SETTING);
     }
@@ -127,7 +146,8 @@ describe("errors users can act on", () => {
     const e = await failure(client(sandbox, { apiKey: sandbox.keys.restricted }).getExternalId());
     expect(e.kind).toBe("forbidden");
     expect(e.message).toMatch(/retrieval is enabled .* so the API key's role lacks the right to view the AWS external ID/);
-    expect(e.message).toContain("--external-id-from");
+    expect(e.message).toContain("use a copy of the external ID stored earlier");
+    expect(e.reason).toBe("missing-right");
   });
 
   it("403 elsewhere names the missing right", async () => {
@@ -153,10 +173,10 @@ describe("errors users can act on", () => {
     await new Promise((r) => probe.server.close(r));
     const e = await failure(client(sandbox, { baseUrl: probe.url }).getExternalId());
     expect(e.kind).toBe("refused");
-    expect(e.message).toMatch(/Connection refused .* port is right/);
+    expect(e.message).toMatch(/Connection refused .* port are right/);
   });
 
-  it("a DNS failure names the host and the setting to check", () => {
+  it("a DNS failure names the host and says to check the URL", () => {
     const cause = Object.assign(new Error("getaddrinfo ENOTFOUND dsm.example.invalid"), { code: "ENOTFOUND" });
     const e = networkError(Object.assign(new TypeError("fetch failed"), { cause }), {
       url: new URL("https://dsm.example.invalid:4119/api"),
@@ -165,15 +185,19 @@ describe("errors users can act on", () => {
       timeoutMs: 30_000,
     });
     expect(e.kind).toBe("dns");
-    expect(e.message).toMatch(/Cannot resolve .*dsm\.example\.invalid.*DS_MANAGER_URL/);
+    expect(e.message).toMatch(/Cannot resolve .*dsm\.example\.invalid.*Check the manager URL/);
   });
 
   it("a non-JSON body reports the status and an excerpt, and does not crash", async () => {
     const html = await rawServer(() => ({ status: 200, body: "<html><body>Welcome to the login page</body></html>" }));
     try {
-      const e = await failure(client(sandbox, { baseUrl: html.url }).getExternalId());
+      const e = await failure(client(sandbox, { baseUrl: html.url }).listConnectors());
       expect(e.kind).toBe("bad-response");
       expect(e.message).toMatch(/HTTP 200 but the body is not JSON: "<html><body>Welcome to the login page/);
+      // The external ID's call is quoted with ID-like tokens masked: the body may hold the ID, not known yet.
+      const sensitive = await failure(client(sandbox, { baseUrl: html.url }).getExternalId());
+      expect(sensitive.reason).toBe("not-json");
+      expect(sensitive.message).toMatch(/HTTP 200 but the body is not JSON: "<html><body>Welcome to the login page/);
     } finally {
       html.server.close();
     }
@@ -288,10 +312,11 @@ describe("TLS", () => {
   });
   afterAll(() => https.stop());
 
-  it("fails verification of a self-signed certificate and names --ca-bundle", async () => {
+  it("fails verification of a self-signed certificate and says to pass the CA certificate", async () => {
     const e = await failure(client(https).getExternalId());
     expect(e.kind).toBe("tls");
-    expect(e.message).toContain("--ca-bundle");
+    expect(e.reason).toBe("untrusted-certificate");
+    expect(e.message).toContain("pass that CA's certificate");
   });
 
   it("trusts the manager's own CA with a CA bundle", async () => {

@@ -275,7 +275,7 @@ describe("exactly one connector per account", () => {
     }
   }, 90_000);
 
-  it("uses N plus a constant manager calls for N accounts", async () => {
+  it("uses 2N plus a constant manager calls for N new accounts (a create and its duplicate check each), and one for a rerun", async () => {
     const fresh = { manager: await SandboxManager.start() };
     try {
       const n = 50;
@@ -287,7 +287,9 @@ describe("exactly one connector per account", () => {
       expect(r.code).toBe(0);
       expect(fresh.manager.calls.get("GET /awsconnectors")).toBe(1);
       expect(fresh.manager.calls.get("POST /awsconnectors")).toBe(n);
-      expect(fresh.manager.totalCalls).toBe(n + 1);
+      // After each create, one search of the account finds a connector a concurrent run made.
+      expect(fresh.manager.calls.get("POST /awsconnectors/search")).toBe(n);
+      expect(fresh.manager.totalCalls).toBe(2 * n + 1);
       const again = fresh.manager.totalCalls;
       await runCli(["register", ...accounts.flatMap((a) => ["--role-arn", a]), "--no-check-trust"], {
         DS_MANAGER_URL: fresh.manager.url,

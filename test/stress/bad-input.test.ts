@@ -479,8 +479,8 @@ const CASES: Case[] = [
   {
     name: "--store onto a folder",
     args: () => ["external-id", "get", "--external-id", "abcdef1234", "--store", `file:${dir}`],
-    code: 1,
-    fragment: /Could not write/,
+    code: 2,
+    fragment: /Nothing was written: .* is not a regular file/,
   },
   {
     name: "init over existing files",

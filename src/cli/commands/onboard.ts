@@ -26,6 +26,7 @@ export const onboardCommand: CommandModule<GlobalArgs, GlobalArgs & OnboardArgs>
         propagationTimeoutMs: args.propagationTimeout * 1000,
         alsoAccept: args.alsoAccept,
         sync: args.sync,
+        removeDuplicates: args.removeDuplicates,
         concurrency: args.concurrency,
         assumeRetryTimeoutMs: args.assumeRetryTimeout * 1000,
         onStep: (line) => progress.tick(line),

@@ -13,6 +13,7 @@ export const registerCommand: CommandModule<GlobalArgs, GlobalArgs & RegisterArg
     const report = await registerProject(project, {
       checkTrust: args.checkTrust,
       sync: args.sync,
+      removeDuplicates: args.removeDuplicates,
       concurrency: args.concurrency,
       assumeRetryTimeoutMs: args.assumeRetryTimeout * 1000,
       onResult: (r) => progress.tick(`${r.status} ${r.accountId}${r.connectorId !== undefined ? ` (connector ${r.connectorId})` : ""}`),

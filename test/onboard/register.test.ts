@@ -1,0 +1,216 @@
+/**
+ * registerConnectors against the sandbox manager, in process: WorkSpaces setting, existing
+ * duplicates (reported; removed only when asked), connectors of other roles left alone,
+ * convergence when another party creates or deletes at the same time.
+ */
+import { ManagerClient } from "../../src/manager/client";
+import { Registrar, registerConnectors } from "../../src/onboard/register";
+import type { RoleTarget } from "../../src/onboard/targets";
+import { SandboxManager } from "../../src/sandbox/manager";
+import { HostileManager } from "../helpers/hostile-manager";
+
+let sandbox: SandboxManager;
+const opened: ManagerClient[] = [];
+beforeAll(async () => {
+  sandbox = await SandboxManager.start();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close()));
+  await sandbox.stop();
+});
+
+function client(): ManagerClient {
+  const c = ManagerClient.create({ baseUrl: sandbox.url, apiKey: sandbox.keys.admin, auth: "api-secret-key", retry: { baseDelayMs: 5 } });
+  opened.push(c);
+  return c;
+}
+
+let next = 510000000000;
+function target(role = "DeepSecurityCrossAccountRole", accountId = String(next++)): RoleTarget {
+  return { accountId, roleArn: `arn:aws:iam::${accountId}:role/${role}`, displayName: `acct ${accountId}` };
+}
+const connectorsOf = (accountId: string) => sandbox.connectors.filter((c) => c.accountId === accountId);
+
+describe("the WorkSpaces setting follows the role", () => {
+  it("creates connectors with WorkSpaces enabled by default, and leaves them unchanged after", async () => {
+    const t = target();
+    const [r] = await registerConnectors(client(), [t]);
+    expect(r).toMatchObject({ status: "created" });
+    expect(connectorsOf(t.accountId)).toEqual([expect.objectContaining({ ID: r.connectorId, workspacesEnabled: true })]);
+    expect((await registerConnectors(client(), [t]))[0]).toMatchObject({ status: "unchanged", connectorId: r.connectorId });
+  });
+
+  it("creates with WorkSpaces disabled when the role leaves them out", async () => {
+    const t = target();
+    await registerConnectors(client(), [t], { workspacesEnabled: false });
+    expect(connectorsOf(t.accountId)[0].workspacesEnabled).toBe(false);
+  });
+
+  it("updates an existing connector whose setting differs (the manager's default, false)", async () => {
+    const t = target();
+    const old = await client().createConnector({ displayName: "old", crossAccountRoleArn: t.roleArn });
+    expect(old.workspacesEnabled).toBe(false);
+    const [r] = await registerConnectors(client(), [t]);
+    expect(r).toMatchObject({ status: "updated", connectorId: old.ID, notes: ["WorkSpaces enabled (was disabled)"] });
+    expect(connectorsOf(t.accountId)).toEqual([expect.objectContaining({ ID: old.ID, workspacesEnabled: true })]);
+    const [off] = await registerConnectors(client(), [t], { workspacesEnabled: false });
+    expect(off).toMatchObject({ status: "updated", notes: ["WorkSpaces disabled (was enabled)"] });
+    expect(connectorsOf(t.accountId)[0].workspacesEnabled).toBe(false);
+  });
+
+  it("changes the role and the setting in one modify", async () => {
+    const t = target();
+    const old = await client().createConnector({ crossAccountRoleArn: `arn:aws:iam::${t.accountId}:role/Old` });
+    const c = client();
+    const before = c.transport.stats.requests;
+    const [r] = await registerConnectors(c, [t]);
+    expect(r.status).toBe("updated");
+    expect(c.transport.stats.requests - before).toBe(2); // the list and one modify
+    expect(connectorsOf(t.accountId)).toEqual([
+      expect.objectContaining({ ID: old.ID, crossAccountRoleArn: t.roleArn, workspacesEnabled: true }),
+    ]);
+  });
+});
+
+describe("existing duplicates", () => {
+  it("are reported, not removed, by default; removed with removeDuplicates", async () => {
+    const t = target();
+    const admin = client();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true })).ID!);
+    const other = await admin.createConnector({ crossAccountRoleArn: `arn:aws:iam::${t.accountId}:role/Other` });
+
+    const [reported] = await registerConnectors(client(), [t]);
+    expect(reported).toMatchObject({ status: "unchanged", connectorId: ids[0], duplicates: [ids[1], ids[2]], otherConnectors: [other.ID] });
+    expect(reported.removedDuplicates).toBeUndefined();
+    expect(reported.notes.join("\n")).toMatch(/2 duplicate connectors for this role .*not removed/);
+    expect(connectorsOf(t.accountId)).toHaveLength(4);
+
+    const [removed] = await registerConnectors(client(), [t], { removeDuplicates: true });
+    expect(removed).toMatchObject({ status: "unchanged", connectorId: ids[0], removedDuplicates: [ids[1], ids[2]] });
+    expect(
+      connectorsOf(t.accountId)
+        .map((c) => c.ID)
+        .sort(),
+    ).toEqual([ids[0], other.ID].sort());
+  });
+
+  it("keeps the one with the target role when another role's connector has a lower ID", async () => {
+    const t = target();
+    const admin = client();
+    const other = await admin.createConnector({ crossAccountRoleArn: `arn:aws:iam::${t.accountId}:role/Other`, workspacesEnabled: true });
+    const mine = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const [r] = await registerConnectors(client(), [t], { removeDuplicates: true });
+    expect(r).toMatchObject({ status: "unchanged", connectorId: mine.ID, otherConnectors: [other.ID] });
+    expect(connectorsOf(t.accountId)).toHaveLength(2);
+  });
+});
+
+describe("values from the manager in notes", () => {
+  it("a role ARN with escape sequences is shown without them", async () => {
+    const t = target();
+    const odd = `arn:aws:iam::${t.accountId}:role/\x1b]0;pwned\x07Old\x1b[2J`;
+    const m = await HostileManager.start((r) =>
+      r.method === "GET"
+        ? { kind: "json", body: { awsConnectors: [{ ID: 7, accountId: t.accountId, crossAccountRoleArn: odd, workspacesEnabled: true }] } }
+        : { kind: "json", body: { ID: 7, accountId: t.accountId, crossAccountRoleArn: t.roleArn, workspacesEnabled: true } },
+    );
+    const c = ManagerClient.create({ baseUrl: m.url, apiKey: "k-12345678", auth: "api-secret-key" });
+    try {
+      const [r] = await registerConnectors(c, [t]);
+      expect(r).toMatchObject({ status: "updated", notes: [`role changed from arn:aws:iam::${t.accountId}:role/Old to ${t.roleArn}`] });
+    } finally {
+      await c.close();
+      await m.stop();
+    }
+  });
+});
+
+describe("manager calls", () => {
+  it("one list, then per new account one create and one search (the check for a racing run); N + 1 without the check", async () => {
+    const c = client();
+    const ts = Array.from({ length: 5 }, () => target());
+    const before = sandbox.totalCalls;
+    const results = await registerConnectors(c, ts);
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill("created"));
+    expect(sandbox.totalCalls - before).toBe(1 + 2 * 5);
+    const unchecked = Array.from({ length: 5 }, () => target());
+    const start = sandbox.totalCalls;
+    await registerConnectors(c, unchecked, { checkConcurrentCreates: false });
+    expect(sandbox.totalCalls - start).toBe(1 + 5);
+    const again = sandbox.totalCalls;
+    await registerConnectors(c, [...ts, ...unchecked]);
+    expect(sandbox.totalCalls - again).toBe(1); // nothing to do: the list alone
+  });
+});
+
+describe("convergence with another party", () => {
+  it("a create racing another run's create: both runs end on the lower ID, one connector left", async () => {
+    const t = target();
+    // Both runs list before either creates: each finds the account missing and creates.
+    const [a, b] = await Promise.all([Registrar.open(client()), Registrar.open(client())]);
+    const creates = () => sandbox.calls.get("POST /awsconnectors") ?? 0;
+    const before = creates();
+    const [ra, rb] = await Promise.all([a.register(t), b.register(t)]);
+    expect(creates() - before).toBe(2);
+    const left = connectorsOf(t.accountId);
+    expect(left).toHaveLength(1);
+    expect([ra.connectorId, rb.connectorId]).toEqual([left[0].ID, left[0].ID]);
+    expect([ra.status, rb.status].sort()).toEqual(["created", "unchanged"]);
+    const loser = ra.status === "unchanged" ? ra : rb;
+    expect(loser.notes.join("\n")).toContain(`another run registered this account at the same time; using its connector ${left[0].ID}`);
+    expect([...(ra.removedDuplicates ?? []), ...(rb.removedDuplicates ?? [])].length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("never deletes a connector that now has another role ARN", async () => {
+    const t = target();
+    const admin = client();
+    const a = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const b = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    // Between the list and the delete, someone points b at another role.
+    const c = client();
+    const describe = c.describeConnector.bind(c);
+    c.describeConnector = async (id) => {
+      if (id === b.ID) await admin.modifyConnector(b.ID!, { crossAccountRoleArn: `arn:aws:iam::${t.accountId}:role/Moved` });
+      return describe(id);
+    };
+    const [r] = await registerConnectors(c, [t], { removeDuplicates: true });
+    expect(r).toMatchObject({ status: "unchanged", connectorId: a.ID, duplicates: [b.ID] });
+    expect(r.removedDuplicates).toBeUndefined();
+    expect(r.notes.join("\n")).toContain(`connector ${b.ID} now uses arn:aws:iam::${t.accountId}:role/Moved; not deleted`);
+    expect(connectorsOf(t.accountId)).toHaveLength(2);
+  });
+
+  it("if the connector kept is deleted by someone else right after the create, it is created again", async () => {
+    const t = target();
+    const admin = client();
+    const c = client();
+    const create = c.createConnector.bind(c);
+    let deletions = 0;
+    c.createConnector = async (body) => {
+      const made = await create(body);
+      if (deletions++ === 0) await admin.deleteConnector(made.ID!); // someone deregisters at that moment
+      return made;
+    };
+    const [r] = await registerConnectors(c, [t]);
+    expect(r.status).toBe("created");
+    expect(r.notes.join("\n")).toMatch(/was deleted by someone else right after it was created; creating it again/);
+    expect(connectorsOf(t.accountId)).toEqual([expect.objectContaining({ ID: r.connectorId })]);
+  });
+
+  it("a 404 on deleting a duplicate (another run deleted it first) is fine", async () => {
+    const t = target();
+    const admin = client();
+    const a = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const b = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const c = client();
+    const del = c.deleteConnector.bind(c);
+    c.deleteConnector = async (id) => {
+      await admin.deleteConnector(id); // the other run was faster
+      return del(id);
+    };
+    const [r] = await registerConnectors(c, [t], { removeDuplicates: true });
+    expect(r).toMatchObject({ status: "unchanged", connectorId: a.ID, duplicates: [b.ID] });
+    expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([a.ID]);
+  });
+});
