@@ -34,6 +34,8 @@ export interface RoleArnProjectOptions {
   readonly displayNames?: readonly string[];
   /** Role options the roles were made with (e.g. `includeWorkspaces`). @default the role defaults */
   readonly role?: ProjectRoleOptions;
+  /** How messages name the role ARNs' input. @default "role ARN" */
+  readonly origin?: string;
 }
 
 export class Project {
@@ -79,7 +81,7 @@ export class Project {
     const seen = new Set<string>();
     const targets = options.roleArns.map((arn, i): RoleTarget => {
       const problem = checkIamArn(arn, ["role"]);
-      if (problem) throw new UsageError(`role ARN ${arn}: ${problem.problem}. ${problem.fix}.`);
+      if (problem) throw new UsageError(`${options.origin ?? "role ARN"} ${arn}: ${problem.problem}. ${problem.fix}.`);
       const parsed = parseIamArn(arn)!;
       if (seen.has(parsed.accountId)) throw new UsageError(`account ${parsed.accountId} is given twice; one role per account.`);
       seen.add(parsed.accountId);

@@ -11,7 +11,7 @@ const SETTING_FLAGS: Record<SettingName, string> = {
   managerUrl: `pass --manager-url or set ${ENVIRONMENT.managerUrl} (e.g. https://dsm.example.com:4119/api). To try ds-onboard locally, run \`ds-onboard sandbox\` and paste the lines it prints`,
   auth: `pass --auth or set ${ENVIRONMENT.auth}: api-secret-key (Deep Security Manager, legacy Cloud One keys) or apikey (Cloud One keys)`,
   apiKey: `set ${ENVIRONMENT.apiKey} or pass --api-key-file <file>`,
-  apiKeyFile: `check --api-key-file or ${ENVIRONMENT.apiKeyFile}`,
+  apiKeyFile: "",
   caBundle: `check --ca-bundle or ${ENVIRONMENT.caBundle}`,
   insecure: "",
   timeoutSeconds: "check --timeout",

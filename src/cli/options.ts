@@ -163,8 +163,7 @@ export function targetOptions<T>(y: Argv<T>) {
       describe:
         "with --role-arn: the roles grant the WorkSpaces actions, and connectors enable WorkSpaces (--no-include-workspaces: neither)",
     })
-    .option("concurrency", { type: "number", default: 8, coerce: integer("concurrency", 1, 256), describe: "accounts handled at once" })
-    .conflicts("config", "role-arn");
+    .option("concurrency", { type: "number", default: 8, coerce: integer("concurrency", 1, 256), describe: "accounts handled at once" });
 }
 
 /** The trusted principal given by flags: an on-premises manager's role or account, else Workload Security. */
@@ -176,6 +175,7 @@ export function principalFromFlags(args: { principalArn?: string; principalAccou
 
 /** The project a command acts on: its config's, or the roles it names. */
 export async function projectFromArgs(session: Session, args: TargetArgs): Promise<Project> {
+  if (args.config && args.roleArn?.length) throw new UsageError("Give --config or --role-arn, not both.");
   if (args.config) return Project.fromConfig(session, args.config);
   if (!args.roleArn?.length) throw new UsageError("Name the roles: --config <file> or --role-arn <arn> (repeatable).");
   return Project.fromRoleArns(session, {
@@ -184,6 +184,7 @@ export async function projectFromArgs(session: Session, args: TargetArgs): Promi
     deploymentRoleName: args.deploymentRoleName,
     displayNames: args.displayName,
     role: { includeWorkspaces: args.includeWorkspaces },
+    origin: "--role-arn",
   });
 }
 

@@ -26,7 +26,7 @@ export function parseManagerUrl(text: string, origin = "--manager-url"): URL {
     throw new UsageError(`${origin}: plain http would send the API key unencrypted; use https://${url.host}${url.pathname}.`);
   }
   if (url.username || url.password)
-    throw new UsageError(`${origin}: remove the user name and password from the URL; the API key goes in DS_API_KEY or --api-key-file.`);
+    throw new UsageError(`${origin}: remove the user name and password from the URL; the API key goes in the environment or a key file.`);
   if (url.search || url.hash) throw new UsageError(`${origin}: remove the query string or fragment from the URL.`);
   url.pathname = url.pathname.replace(/\/+$/, "");
   return url;

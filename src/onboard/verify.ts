@@ -67,7 +67,7 @@ export async function verifyRoles(targets: readonly RoleTarget[], options: Verif
   const sts = new sdk.sts.STSClient({ region: region() });
   try {
     const caller = (await sts.send(new sdk.sts.GetCallerIdentityCommand({}))).Arn ?? "";
-    // Who runs the assume-role check: the caller itself if the role's principal covers it, or --assume-as.
+    // Who runs the assume-role check: the caller itself if the role's principal covers it, or options.assumeAs.
     // `canRun` false: the check cannot run, and `why` says so (it is reported as not-run).
     let principalCredentials: AwsCredentialIdentity | undefined;
     let principalWhy: string;
