@@ -42,6 +42,13 @@ export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
    * creating many roles from one set of options. Default: planned from the props.
    */
   readonly plan?: RolePlan;
+  /**
+   * The Terraform version constraint written for the `hashicorp/aws` provider of the stack
+   * (`terraform.required_providers.aws.version`), e.g. `"~> 6.0"` to allow 6.x only.
+   *
+   * @default AWS_PROVIDER_VERSION_RANGE (">= 5.100.0, < 7.0.0")
+   */
+  readonly providerVersion?: string;
 }
 
 /** How {@link DeepSecurityCrossAccountRole} registers the account during `cdktf deploy`. */
@@ -77,7 +84,7 @@ export class DeepSecurityCrossAccountRole extends Construct {
     super(scope, id);
     const plan = props.plan ?? planRole(props, (v) => Token.isUnresolved(v), props.errorPathPrefix);
     this.plan = plan;
-    pinProviderSource(TerraformStack.of(this));
+    pinProviderSource(TerraformStack.of(this), props.providerVersion);
     const { provider } = props;
     const tags = props.tags && Object.keys(props.tags).length > 0 ? { ...props.tags } : undefined;
 
