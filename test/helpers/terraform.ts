@@ -3,17 +3,21 @@
  * `hashicorp/aws` provider, writes a CLI config that installs from that mirror only (no
  * registry is reachable), and runs Terraform in a stack folder with a clean environment that
  * points the AWS provider at a local AWS endpoint.
+ *
+ * `terraform init` from an unpacked filesystem mirror symlinks the provider into
+ * `.terraform/providers` (no 700 MB copy, under a second), so each stack folder is initialized
+ * on its own and no plugin cache is needed (TF_PLUGIN_CACHE_DIR is never passed on).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 
 /** Set to 1 (CI does) to make missing Terraform a test failure instead of a skip. */
 export const REQUIRE_TERRAFORM_ENV = "DS_ONBOARD_REQUIRE_TERRAFORM";
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
-/** Where the mirror is looked for, in order, after `DS_ONBOARD_TF_MIRROR`. */
+/** Where the mirror is looked for, in order, unless `DS_ONBOARD_TF_MIRROR` names it. */
 const MIRROR_CANDIDATES = ["/opt/tf-plugins", "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins"];
 
 export interface TerraformTools {
@@ -33,49 +37,56 @@ let cached: TerraformAvailability | undefined;
 
 /**
  * Whether real Terraform runs here: the binary (`DS_ONBOARD_TERRAFORM`, or `terraform` on PATH)
- * and a provider mirror (`DS_ONBOARD_TF_MIRROR`, or a known folder) holding `hashicorp/aws` for
- * this platform. When not, says what is missing and how to get it.
+ * and a provider mirror (`DS_ONBOARD_TF_MIRROR`, or a known folder such as /opt/tf-plugins)
+ * holding `hashicorp/aws` for this platform. When not, says what is missing and how to get it.
+ * The answer for `process.env` is computed once per test file.
  */
-export function terraformAvailability(): TerraformAvailability {
-  if (cached) return cached;
+export function terraformAvailability(env: NodeJS.ProcessEnv = process.env): TerraformAvailability {
+  if (env === process.env) {
+    cached ??= findTools(env);
+    return cached;
+  }
+  return findTools(env);
+}
+
+function findTools(env: NodeJS.ProcessEnv): TerraformAvailability {
   const howTo =
     "Install Terraform 1.5 or later (https://developer.hashicorp.com/terraform/install) on PATH or point DS_ONBOARD_TERRAFORM at it, " +
     `and put the hashicorp/aws provider (5.100.0 or a 6.x release) into a filesystem mirror (\`terraform providers mirror <dir>\` in a folder with a main.tf requiring hashicorp/aws, on a machine with registry access), ` +
     `then point DS_ONBOARD_TF_MIRROR at <dir> (the folder holding ${PROVIDER.split("/")[0]}/). CI sets ${REQUIRE_TERRAFORM_ENV}=1 so that these tests fail instead of skipping.`;
-  const terraform = findTerraform();
-  if (!terraform) {
-    cached = { ok: false, missing: "the terraform binary (not on PATH, DS_ONBOARD_TERRAFORM not set)", howTo };
-    return cached;
-  }
-  const run = spawnSync(terraform, ["version", "-json"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: tmpdir() } });
+  const terraform = findTerraform(env);
+  if (!terraform)
+    return {
+      ok: false,
+      missing: env.DS_ONBOARD_TERRAFORM
+        ? `the terraform binary (DS_ONBOARD_TERRAFORM=${env.DS_ONBOARD_TERRAFORM} does not exist)`
+        : "the terraform binary (not on PATH, DS_ONBOARD_TERRAFORM not set)",
+      howTo,
+    };
+  const run = spawnSync(terraform, ["version", "-json"], {
+    encoding: "utf8",
+    env: { PATH: env.PATH ?? "", HOME: tmpdir(), CHECKPOINT_DISABLE: "1" },
+  });
   let version = "";
   try {
     version = (JSON.parse(run.stdout) as { terraform_version: string }).terraform_version;
   } catch {
-    cached = { ok: false, missing: `a working terraform (${terraform} version -json failed: ${run.stderr || run.error})`, howTo };
-    return cached;
+    return { ok: false, missing: `a working terraform (${terraform} version -json failed: ${run.stderr || run.error})`, howTo };
   }
   const platform = `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`;
-  const mirrors = [process.env.DS_ONBOARD_TF_MIRROR, ...MIRROR_CANDIDATES].filter((m): m is string => !!m);
+  // An explicit mirror is the only one looked at; otherwise the known places.
+  const mirrors = env.DS_ONBOARD_TF_MIRROR ? [env.DS_ONBOARD_TF_MIRROR] : MIRROR_CANDIDATES;
   for (const mirror of mirrors) {
     const versions = providerVersions(join(mirror, PROVIDER), platform);
-    if (versions.length > 0) {
-      cached = { ok: true, tools: { terraform, version, mirror, providerVersions: versions } };
-      return cached;
-    }
+    if (versions.length > 0) return { ok: true, tools: { terraform, version, mirror, providerVersions: versions } };
   }
-  cached = {
-    ok: false,
-    missing: `a filesystem mirror of ${PROVIDER} for ${platform} (looked in ${mirrors.join(", ")})`,
-    howTo,
-  };
-  return cached;
+  return { ok: false, missing: `a filesystem mirror of ${PROVIDER} for ${platform} (looked in ${mirrors.join(", ")})`, howTo };
 }
 
-function findTerraform(): string | undefined {
-  const explicit = process.env.DS_ONBOARD_TERRAFORM;
-  if (explicit) return existsSync(explicit) ? explicit : undefined;
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+function findTerraform(env: NodeJS.ProcessEnv): string | undefined {
+  const explicit = env.DS_ONBOARD_TERRAFORM;
+  if (explicit) return existsSync(explicit) && statSync(explicit).isFile() ? explicit : undefined;
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
     const candidate = join(dir, "terraform");
     if (dir && existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   }
@@ -241,6 +252,28 @@ export class TerraformRunner {
     for (const t of this.timings) by.set(t.command, [...(by.get(t.command) ?? []), t.ms]);
     return [...by].map(([c, ms]) => `${c}: ${ms.length}× ${ms.map((m) => (m / 1000).toFixed(1)).join("/")} s`).join("; ");
   }
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time (default: the machine's parallelism, at
+ * least 2): Terraform runs spend much of their time starting the provider and waiting on the
+ * endpoint. Results in the order of `items`; the first failure rejects.
+ */
+export async function eachLimit<T, R>(
+  items: readonly T[],
+  fn: (item: T) => Promise<R>,
+  limit = Math.max(2, availableParallelism()),
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Resource addresses by what a plan does to them, and the plan's summary line. */

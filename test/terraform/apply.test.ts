@@ -11,7 +11,7 @@ import { type AccountStacksProps, addAccountStacks, type StackLayout } from "../
 import { parsePolicy } from "../../src/policy/document";
 import { WORKLOAD_SECURITY_ACCOUNT_ID } from "../../src/policy/principal";
 import { LocalAws } from "../../src/sandbox/aws";
-import { describeWithTerraform, planActions, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, eachLimit, planActions, TerraformRunner, terraformAvailability } from "../helpers/terraform";
 
 const EXTERNAL_ID = "tenant-external-id-terraform-1";
 const ROLE = "DeepSecurityCrossAccountRole";
@@ -99,12 +99,12 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
     it("applies three accounts; the roles are in their accounts; a second plan has no changes", async () => {
       const stacks = synth(dir, props([a1, a2, a3]));
       expect(stacks).toHaveLength(layout === "single-stack" ? 1 : 3);
-      for (const stack of stacks) {
+      await eachLimit(stacks, async (stack) => {
         await tf.init(stack);
         await tf.apply(stack);
-      }
+      });
       for (const account of [a1, a2, a3]) expectOnboarded(account);
-      for (const stack of stacks) expect(noChanges(await tf.plan(stack))).toEqual(NO_CHANGES);
+      for (const plan of await eachLimit(stacks, (stack) => tf.plan(stack))) expect(noChanges(plan)).toEqual(NO_CHANGES);
     });
 
     it("adds a fourth account: the plan creates only its three resources, and the apply onboards it", async () => {
@@ -112,9 +112,18 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
       const stacks = synth(dir, props([a1, a2, a3, a4]));
       // Single stack: the one stack's plan. A stack per account: a new stack, the others unchanged.
       const changed = layout === "single-stack" ? stacks[0] : stacks.find((s) => s.endsWith(a4))!;
-      for (const stack of stacks.filter((s) => s !== changed)) expect(noChanges(await tf.plan(stack))).toEqual(NO_CHANGES);
-      if (layout === "stack-per-account") await tf.init(changed);
-      const plan = await tf.savedPlan(changed);
+      const [plan, unchanged] = await Promise.all([
+        (async () => {
+          if (layout === "stack-per-account") await tf.init(changed);
+          return tf.savedPlan(changed);
+        })(),
+        eachLimit(
+          stacks.filter((s) => s !== changed),
+          (stack) => tf.plan(stack),
+          1,
+        ),
+      ]);
+      for (const other of unchanged) expect(noChanges(other)).toEqual(NO_CHANGES);
       const actions = planActions(plan.json);
       expect({ update: actions.update, delete: actions.delete }).toEqual({ update: [], delete: [] });
       expect(actions.create.map((a) => a.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual([
@@ -122,9 +131,6 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
         `aws_iam_role.accounts_account-${a4}_role`,
         `aws_iam_role_policy_attachment.accounts_account-${a4}_policy-attachment`,
       ]);
-      expect(plan.json.resource_changes?.filter((r) => r.change.actions.includes("create")).map((r) => r.provider_name)).toEqual(
-        Array(3).fill("registry.terraform.io/hashicorp/aws"),
-      );
       expect(roleIn(a4).role).toBeUndefined();
       await tf.apply(changed, [plan.file]);
       for (const account of ids) expectOnboarded(account);
@@ -133,7 +139,7 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
 
     it("destroys: the roles and policies are gone from every account, the deployment roles stay", async () => {
       const stacks = synth(dir, props(ids));
-      for (const stack of stacks) await tf.destroy(stack);
+      await eachLimit(stacks, (stack) => tf.destroy(stack));
       for (const account of ids) {
         const { role, policy } = roleIn(account);
         expect(role).toBeUndefined();
