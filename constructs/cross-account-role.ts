@@ -51,6 +51,13 @@ export interface DeepSecurityCrossAccountRoleProps extends RoleOptions {
    * @default planned from the props
    */
   readonly plan?: RolePlan;
+  /**
+   * The Terraform version constraint written for the `hashicorp/aws` provider of the stack
+   * (`terraform.required_providers.aws.version`), e.g. `"~> 6.0"` to allow 6.x only.
+   *
+   * @default AWS_PROVIDER_VERSION_RANGE (">= 5.100.0, < 7.0.0")
+   */
+  readonly providerVersion?: string;
 }
 
 /** How {@link DeepSecurityCrossAccountRole} registers the account during `cdktf deploy`. */
@@ -95,7 +102,7 @@ export class DeepSecurityCrossAccountRole extends Construct {
     super(scope, id);
     const plan = props.plan ?? planRole(props, (v) => Token.isUnresolved(v), props.errorPathPrefix);
     this.plan = plan;
-    pinProviderSource(TerraformStack.of(this));
+    pinProviderSource(TerraformStack.of(this), props.providerVersion);
     const { provider } = props;
     const tags = props.tags && Object.keys(props.tags).length > 0 ? { ...props.tags } : undefined;
 

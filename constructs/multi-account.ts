@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { type AccountTarget, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
 import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
+import { checkProviderVersion } from "./provider-source";
 
 export type { AccountTarget } from "../src/policy/accounts";
 
@@ -31,6 +32,13 @@ export interface DeepSecurityAccountRolesProps extends RoleOptions {
    * @default not registered
    */
   readonly registration?: RegistrationOptions;
+  /**
+   * The Terraform version constraint written for the `hashicorp/aws` provider of each stack
+   * (`terraform.required_providers.aws.version`), e.g. `"~> 6.0"` to allow 6.x only.
+   *
+   * @default AWS_PROVIDER_VERSION_RANGE (">= 5.100.0, < 7.0.0")
+   */
+  readonly providerVersion?: string;
 }
 
 /**
@@ -90,6 +98,7 @@ export interface AccountStacksProps extends DeepSecurityAccountRolesProps {
 /** Adds the stacks that create the role in every account, laid out as asked. Returns the stacks. */
 export function addAccountStacks(app: App, props: AccountStacksProps): TerraformStack[] {
   const name = props.stackName ?? "deep-security-roles";
+  if (props.providerVersion !== undefined) checkProviderVersion(props.providerVersion);
   if ((props.layout ?? "single-stack") === "single-stack") {
     const stack = new TerraformStack(app, name);
     new DeepSecurityAccountRoles(stack, "accounts", props);

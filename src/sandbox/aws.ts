@@ -7,8 +7,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { AwsFault, LocalIam } from "./iam";
+import { AwsFault, LocalIam, type LocalPolicy, type LocalPolicyVersion, type LocalRole } from "./iam";
 import { closeServer, listenOnLoopback } from "./listen";
+import { createDeploymentRole, DEFAULT_DEPLOYMENT_ROLE, SANDBOX_PIPELINE_ACCOUNT } from "./seed";
 
 export interface LocalAwsOptions {
   readonly host?: string;
@@ -43,7 +44,35 @@ export interface LocalOrganization {
   accounts: { Id: string; Name: string; State: string; ParentId: string; Email?: string }[];
 }
 
-const DEFAULT_IDENTITY = "arn:aws:iam::000000000000:user/sandbox";
+/** A member account to add with {@link LocalAws.addOrganization}: its ID, or more. */
+export type OrganizationAccountInput =
+  | string
+  | {
+      readonly id: string;
+      readonly name?: string;
+      /** Default: the root. */
+      readonly parentId?: string;
+      /** Default: ACTIVE. */
+      readonly state?: string;
+      readonly email?: string;
+      /** The deployment role to create there (a name or an ARN). Default: the organization's. */
+      readonly deploymentRole?: string;
+    };
+
+export interface OrganizationOptions {
+  /** The member accounts; each gets the deployment role, unless already there. */
+  readonly accounts: readonly OrganizationAccountInput[];
+  /**
+   * The management account, whose root the deployment roles trust. Default:
+   * {@link SANDBOX_PIPELINE_ACCOUNT}, the account of the endpoint's default identity (any
+   * access key not otherwise mapped), so that a pipeline with any key can assume them.
+   */
+  readonly managementAccountId?: string;
+  /** The role created in each member account. Default: `OrganizationAccountAccessRole`. */
+  readonly deploymentRoleName?: string;
+}
+
+const DEFAULT_IDENTITY = `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:user/sandbox`;
 
 export class LocalAws {
   url = "";
@@ -143,6 +172,47 @@ export class LocalAws {
 
   private count(key: string): void {
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Creates an AWS organization, or adds accounts to the one there: the management account
+   * (listed as an account too) and member accounts under the root (or the parent given), each
+   * with a deployment role trusting the management account's root and allowed every action,
+   * as AWS Organizations creates `OrganizationAccountAccessRole`. Organizations calls read it;
+   * a pipeline calling with any access key (the default identity, in the management account)
+   * can assume the deployment roles, e.g. through Terraform's `assume_role`.
+   */
+  addOrganization(options: OrganizationOptions): LocalOrganization {
+    const management = options.managementAccountId ?? this.organization?.managementAccountId ?? SANDBOX_PIPELINE_ACCOUNT;
+    if (this.organization && this.organization.managementAccountId !== management)
+      throw new Error(`The organization's management account is ${this.organization.managementAccountId}, not ${management}.`);
+    this.organization ??= {
+      managementAccountId: management,
+      rootId: "r-sb01",
+      units: [],
+      accounts: [{ Id: management, Name: "management", State: "ACTIVE", ParentId: "r-sb01" }],
+    };
+    const org = this.organization;
+    for (const input of options.accounts) {
+      const a = typeof input === "string" ? { id: input } : input;
+      if (!/^\d{12}$/.test(a.id)) throw new Error(`Account ID ${a.id} is not 12 digits.`);
+      if (!org.accounts.some((x) => x.Id === a.id))
+        org.accounts.push({
+          Id: a.id,
+          Name: a.name ?? `member-${a.id}`,
+          State: a.state ?? "ACTIVE",
+          ParentId: a.parentId ?? org.rootId,
+          Email: a.email,
+        });
+      if (a.id !== management)
+        createDeploymentRole(
+          this.iam,
+          a.id,
+          a.deploymentRole ?? options.deploymentRoleName ?? DEFAULT_DEPLOYMENT_ROLE,
+          `arn:aws:iam::${management}:root`,
+        );
+    }
+    return org;
   }
 
   /** Maps an access key ID to an identity (for static keys). */
@@ -256,6 +326,15 @@ export class LocalAws {
         const { items, next } = page(org.units.filter((u) => u.ParentId === parent));
         return { OrganizationalUnits: items.map((u) => ({ Id: u.Id, Name: u.Name })), NextToken: next };
       }
+      case "ListAccounts": {
+        const { items, next } = page(org.accounts);
+        return { Accounts: items.map((a) => accountJson(a, org)), NextToken: next };
+      }
+      case "DescribeAccount": {
+        const account = org.accounts.find((a) => a.Id === input.AccountId);
+        if (!account) throw new AwsFault("AccountNotFoundException", "You specified an account that doesn't exist.");
+        return { Account: accountJson(account, org) };
+      }
       case "ListAccountsForParent": {
         const { items, next } = page(org.accounts.filter((a) => a.ParentId === parent));
         return {
@@ -289,11 +368,12 @@ export class LocalAws {
       return v;
     };
     const x = escapeXml;
-    const roleXml = (r: ReturnType<LocalIam["role"]>) =>
-      `<Role><Path>${x(r.path)}</Path><AssumeRolePolicyDocument>${x(encodeURIComponent(r.trustPolicy))}</AssumeRolePolicyDocument><MaxSessionDuration>${r.maxSessionDuration}</MaxSessionDuration><RoleId>${r.roleId}</RoleId><RoleName>${x(r.name)}</RoleName><Arn>${x(r.arn)}</Arn><CreateDate>${new Date(r.createdAt).toISOString()}</CreateDate></Role>`;
     switch (`${service}.${action}`) {
-      case "sts.GetCallerIdentity":
-        return `<Arn>${x(caller.arn)}</Arn><UserId>${x(caller.accessKeyId ?? "AIDASANDBOX")}</UserId><Account>${caller.account}</Account>`;
+      case "sts.GetCallerIdentity": {
+        const session = caller.accessKeyId ? iam.sessions.get(caller.accessKeyId) : undefined;
+        const userId = session ? `${session.roleId}:${session.sessionName}` : `AIDA${caller.account}`;
+        return `<Arn>${x(caller.arn)}</Arn><UserId>${x(userId)}</UserId><Account>${caller.account}</Account>`;
+      }
       case "sts.AssumeRole": {
         const s = iam.assumeRole(
           caller.arn,
@@ -302,53 +382,7 @@ export class LocalAws {
           param("ExternalId"),
           Number(param("DurationSeconds") ?? 3600),
         );
-        return `<Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${x(s.secretAccessKey)}</SecretAccessKey><SessionToken>${x(s.sessionToken)}</SessionToken><Expiration>${s.expiration.toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:${x(need("RoleSessionName"))}</AssumedRoleId><Arn>${x(s.arn)}</Arn></AssumedRoleUser><PackedPolicySize>0</PackedPolicySize>`;
-      }
-      case "iam.GetRole":
-        return roleXml(iam.visibleRole(caller.account, need("RoleName")));
-      case "iam.CreateRole":
-        return roleXml(
-          iam.createRole(caller.account, need("RoleName"), need("AssumeRolePolicyDocument"), {
-            path: param("Path"),
-            maxSessionDuration: Number(param("MaxSessionDuration") ?? 3600),
-          }),
-        );
-      case "iam.PutRolePolicy":
-        iam.putInline(caller.account, need("RoleName"), need("PolicyName"), need("PolicyDocument"));
-        return "";
-      case "iam.CreatePolicy": {
-        const p = iam.createPolicy(caller.account, need("PolicyName"), need("PolicyDocument"), param("Path"));
-        return `<Policy><PolicyName>${x(p.name)}</PolicyName><Arn>${x(p.arn)}</Arn><Path>${x(p.path)}</Path><DefaultVersionId>v1</DefaultVersionId><AttachmentCount>0</AttachmentCount><IsAttachable>true</IsAttachable></Policy>`;
-      }
-      case "iam.AttachRolePolicy":
-        iam.attach(caller.account, need("RoleName"), need("PolicyArn"));
-        return "";
-      case "iam.ListAttachedRolePolicies": {
-        const name = need("RoleName");
-        iam.role(caller.account, name);
-        const arns = iam.account(caller.account).attached.get(name) ?? [];
-        return `<AttachedPolicies>${arns.map((a) => `<member><PolicyName>${x(a.split("/").pop()!)}</PolicyName><PolicyArn>${x(a)}</PolicyArn></member>`).join("")}</AttachedPolicies><IsTruncated>false</IsTruncated>`;
-      }
-      case "iam.ListRolePolicies": {
-        const name = need("RoleName");
-        iam.role(caller.account, name);
-        const names = [...(iam.account(caller.account).inline.get(name)?.keys() ?? [])];
-        return `<PolicyNames>${names.map((n) => `<member>${x(n)}</member>`).join("")}</PolicyNames><IsTruncated>false</IsTruncated>`;
-      }
-      case "iam.GetRolePolicy": {
-        const name = need("RoleName");
-        const policyName = need("PolicyName");
-        const doc = iam.account(caller.account).inline.get(name)?.get(policyName);
-        if (doc === undefined) throw new AwsFault("NoSuchEntity", `The role policy with name ${policyName} cannot be found.`, 404);
-        return `<RoleName>${x(name)}</RoleName><PolicyName>${x(policyName)}</PolicyName><PolicyDocument>${x(encodeURIComponent(doc))}</PolicyDocument>`;
-      }
-      case "iam.GetPolicy": {
-        const p = iam.policy(caller.account, need("PolicyArn"));
-        return `<Policy><PolicyName>${x(p.name)}</PolicyName><Arn>${x(p.arn)}</Arn><Path>${x(p.path)}</Path><DefaultVersionId>v1</DefaultVersionId><IsAttachable>true</IsAttachable></Policy>`;
-      }
-      case "iam.GetPolicyVersion": {
-        const p = iam.policy(caller.account, need("PolicyArn"));
-        return `<PolicyVersion><Document>${x(encodeURIComponent(p.document))}</Document><VersionId>v1</VersionId><IsDefaultVersion>true</IsDefaultVersion></PolicyVersion>`;
+        return `<Credentials><AccessKeyId>${s.accessKeyId}</AccessKeyId><SecretAccessKey>${x(s.secretAccessKey)}</SecretAccessKey><SessionToken>${x(s.sessionToken)}</SessionToken><Expiration>${s.expiration.toISOString()}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>${x(s.roleId)}:${x(s.sessionName)}</AssumedRoleId><Arn>${x(s.arn)}</Arn></AssumedRoleUser><PackedPolicySize>0</PackedPolicySize>`;
       }
       case "ec2.DescribeImages":
         return "<imagesSet/>";
@@ -359,9 +393,241 @@ export class LocalAws {
       case "ec2.DescribeRegions":
         return `<regionInfo>${["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"].map((r) => `<item><regionName>${r}</regionName><regionEndpoint>ec2.${r}.amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>`).join("")}</regionInfo>`;
       default:
+        if (service === "iam") return iamQuery(iam, caller.account, action, form);
         throw new AwsFault("InvalidAction", `The local AWS endpoint does not implement ${service}.${action}.`);
     }
   }
+}
+
+/** The IAM query API over {@link LocalIam}, as the AWS SDKs and Terraform's AWS provider call it, for one account. */
+function iamQuery(iam: LocalIam, account: string, action: string, form: URLSearchParams): string {
+  const x = escapeXml;
+  const param = (name: string) => form.get(name) ?? undefined;
+  const need = (name: string) => {
+    const v = form.get(name);
+    if (!v) throw new AwsFault("ValidationError", `${name} is required.`);
+    return v;
+  };
+  const date = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+  const tagsXml = (tags: Record<string, string>) =>
+    `<Tags>${Object.entries(tags)
+      .map(([k, v]) => `<member><Key>${x(k)}</Key><Value>${x(v)}</Value></member>`)
+      .join("")}</Tags>`;
+  const roleXml = (r: LocalRole) =>
+    `<Role><Path>${x(r.path)}</Path><AssumeRolePolicyDocument>${x(encodeURIComponent(r.trustPolicy))}</AssumeRolePolicyDocument><MaxSessionDuration>${r.maxSessionDuration}</MaxSessionDuration><RoleId>${r.roleId}</RoleId><RoleName>${x(r.name)}</RoleName><Arn>${x(r.arn)}</Arn><CreateDate>${date(r.createdAt)}</CreateDate>${r.description === undefined ? "" : `<Description>${x(r.description)}</Description>`}${r.permissionsBoundary ? `<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType><PermissionsBoundaryArn>${x(r.permissionsBoundary)}</PermissionsBoundaryArn></PermissionsBoundary>` : ""}${tagsXml(r.tags)}<RoleLastUsed/></Role>`;
+  const policyXml = (p: LocalPolicy, detail: boolean) =>
+    `<Policy><PolicyName>${x(p.name)}</PolicyName><PolicyId>${p.policyId}</PolicyId><Arn>${x(p.arn)}</Arn><Path>${x(p.path)}</Path><DefaultVersionId>${p.defaultVersionId}</DefaultVersionId><AttachmentCount>${iam.attachmentCount(p.arn)}</AttachmentCount><PermissionsBoundaryUsageCount>0</PermissionsBoundaryUsageCount><IsAttachable>true</IsAttachable>${detail && p.description !== undefined ? `<Description>${x(p.description)}</Description>` : ""}<CreateDate>${date(p.createdAt)}</CreateDate><UpdateDate>${date(p.updatedAt)}</UpdateDate>${tagsXml(p.tags)}</Policy>`;
+  const versionXml = (p: LocalPolicy, v: LocalPolicyVersion, withDocument: boolean) =>
+    `${withDocument ? `<Document>${x(encodeURIComponent(v.document))}</Document>` : ""}<VersionId>${v.versionId}</VersionId><IsDefaultVersion>${v.versionId === p.defaultVersionId}</IsDefaultVersion><CreateDate>${date(v.createdAt)}</CreateDate>`;
+  const members = (prefix: string) => {
+    const out: string[] = [];
+    for (let i = 1; form.has(`${prefix}.member.${i}`); i++) out.push(form.get(`${prefix}.member.${i}`)!);
+    return out;
+  };
+  const tagsIn = () => {
+    const tags: Record<string, string> = {};
+    for (let i = 1; form.has(`Tags.member.${i}.Key`); i++)
+      tags[form.get(`Tags.member.${i}.Key`)!] = form.get(`Tags.member.${i}.Value`) ?? "";
+    return tags;
+  };
+  const notTruncated = "<IsTruncated>false</IsTruncated>";
+  const role = () => iam.role(account, need("RoleName"));
+  const positive = (name: string) => {
+    const v = param(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 3600 || n > 43200)
+      throw new AwsFault(
+        "ValidationError",
+        `1 validation error detected: Value '${v}' at '${name}' failed to satisfy constraint: Member must have value between 3600 and 43200`,
+      );
+    return n;
+  };
+  switch (action) {
+    // Roles
+    case "CreateRole": {
+      const boundary = param("PermissionsBoundary");
+      if (boundary) iam.policy(account, boundary);
+      return roleXml(
+        iam.createRole(account, need("RoleName"), need("AssumeRolePolicyDocument"), {
+          path: param("Path"),
+          maxSessionDuration: positive("MaxSessionDuration"),
+          description: param("Description"),
+          permissionsBoundary: boundary,
+          tags: tagsIn(),
+        }),
+      );
+    }
+    case "GetRole":
+      return roleXml(iam.visibleRole(account, need("RoleName")));
+    case "ListRoles": {
+      const prefix = param("PathPrefix") ?? "/";
+      return `<Roles>${[...iam.account(account).roles.values()]
+        .filter((r) => r.path.startsWith(prefix))
+        .map((r) =>
+          roleXml(r)
+            .replace(/^<Role>/, "<member>")
+            .replace(/<\/Role>$/, "</member>"),
+        )
+        .join("")}</Roles>${notTruncated}`;
+    }
+    case "UpdateRole": {
+      const r = role();
+      const max = positive("MaxSessionDuration");
+      if (max !== undefined) r.maxSessionDuration = max;
+      if (form.has("Description")) r.description = form.get("Description") ?? "";
+      return "";
+    }
+    case "UpdateRoleDescription": {
+      const r = role();
+      r.description = form.get("Description") ?? "";
+      return roleXml(r);
+    }
+    case "UpdateAssumeRolePolicy": {
+      const r = role();
+      const document = need("PolicyDocument");
+      try {
+        JSON.parse(document);
+      } catch {
+        throw new AwsFault("MalformedPolicyDocument", "Syntax errors in policy.");
+      }
+      r.trustPolicy = document;
+      return "";
+    }
+    case "PutRolePermissionsBoundary": {
+      const r = role();
+      r.permissionsBoundary = iam.policy(account, need("PermissionsBoundary")).arn;
+      return "";
+    }
+    case "DeleteRolePermissionsBoundary": {
+      const r = role();
+      if (!r.permissionsBoundary) throw new AwsFault("NoSuchEntity", `The role with name ${r.name} has no permissions boundary.`, 404);
+      r.permissionsBoundary = undefined;
+      return "";
+    }
+    case "TagRole": {
+      const r = role();
+      r.tags = { ...r.tags, ...tagsIn() };
+      return "";
+    }
+    case "UntagRole": {
+      const r = role();
+      for (const key of members("TagKeys")) delete r.tags[key];
+      return "";
+    }
+    case "ListRoleTags":
+      return `${tagsXml(role().tags)}${notTruncated}`;
+    case "DeleteRole":
+      iam.deleteRole(account, need("RoleName"));
+      return "";
+    case "ListInstanceProfilesForRole":
+      role();
+      return `<InstanceProfiles/>${notTruncated}`;
+    // Inline policies
+    case "PutRolePolicy":
+      iam.putInline(account, need("RoleName"), need("PolicyName"), need("PolicyDocument"));
+      return "";
+    case "ListRolePolicies": {
+      const names = [...(iam.account(account).inline.get(role().name)?.keys() ?? [])];
+      return `<PolicyNames>${names.map((n) => `<member>${x(n)}</member>`).join("")}</PolicyNames>${notTruncated}`;
+    }
+    case "GetRolePolicy": {
+      const name = role().name;
+      const policyName = need("PolicyName");
+      const doc = iam.account(account).inline.get(name)?.get(policyName);
+      if (doc === undefined) throw new AwsFault("NoSuchEntity", `The role policy with name ${policyName} cannot be found.`, 404);
+      return `<RoleName>${x(name)}</RoleName><PolicyName>${x(policyName)}</PolicyName><PolicyDocument>${x(encodeURIComponent(doc))}</PolicyDocument>`;
+    }
+    case "DeleteRolePolicy":
+      iam.deleteInline(account, need("RoleName"), need("PolicyName"));
+      return "";
+    // Attachments
+    case "AttachRolePolicy": {
+      const arn = need("PolicyArn");
+      role();
+      iam.policy(account, arn);
+      iam.attach(account, need("RoleName"), arn);
+      return "";
+    }
+    case "DetachRolePolicy":
+      iam.detach(account, need("RoleName"), need("PolicyArn"));
+      return "";
+    case "ListAttachedRolePolicies": {
+      const prefix = param("PathPrefix") ?? "/";
+      const arns = iam.account(account).attached.get(role().name) ?? [];
+      return `<AttachedPolicies>${arns
+        .filter((a) => (a.split(":policy")[1] ?? "/").startsWith(prefix))
+        .map((a) => `<member><PolicyName>${x(a.split("/").pop()!)}</PolicyName><PolicyArn>${x(a)}</PolicyArn></member>`)
+        .join("")}</AttachedPolicies>${notTruncated}`;
+    }
+    // Managed policies
+    case "CreatePolicy":
+      return policyXml(
+        iam.createPolicy(account, need("PolicyName"), need("PolicyDocument"), param("Path"), {
+          description: param("Description"),
+          tags: tagsIn(),
+        }),
+        false,
+      );
+    case "GetPolicy":
+      return policyXml(iam.policy(account, need("PolicyArn")), true);
+    case "DeletePolicy":
+      iam.deletePolicy(account, need("PolicyArn"));
+      return "";
+    case "GetPolicyVersion": {
+      const p = iam.policy(account, need("PolicyArn"));
+      return `<PolicyVersion>${versionXml(p, iam.policyVersion(account, p.arn, need("VersionId")), true)}</PolicyVersion>`;
+    }
+    case "ListPolicyVersions": {
+      const p = iam.policy(account, need("PolicyArn"));
+      return `<Versions>${[...p.versions]
+        .reverse()
+        .map((v) => `<member>${versionXml(p, v, false)}</member>`)
+        .join("")}</Versions>${notTruncated}`;
+    }
+    case "CreatePolicyVersion": {
+      const arn = need("PolicyArn");
+      const v = iam.createPolicyVersion(account, arn, need("PolicyDocument"), form.get("SetAsDefault") === "true");
+      return `<PolicyVersion>${versionXml(iam.policy(account, arn), v, false)}</PolicyVersion>`;
+    }
+    case "SetDefaultPolicyVersion":
+      iam.setDefaultPolicyVersion(account, need("PolicyArn"), need("VersionId"));
+      return "";
+    case "DeletePolicyVersion":
+      iam.deletePolicyVersion(account, need("PolicyArn"), need("VersionId"));
+      return "";
+    case "TagPolicy": {
+      const p = iam.ownPolicy(account, need("PolicyArn"));
+      p.tags = { ...p.tags, ...tagsIn() };
+      return "";
+    }
+    case "UntagPolicy": {
+      const p = iam.ownPolicy(account, need("PolicyArn"));
+      for (const key of members("TagKeys")) delete p.tags[key];
+      return "";
+    }
+    case "ListPolicyTags":
+      return `${tagsXml(iam.policy(account, need("PolicyArn")).tags)}${notTruncated}`;
+    case "ListEntitiesForPolicy": {
+      const arn = need("PolicyArn");
+      iam.policy(account, arn);
+      const roles = [...iam.account(account).attached].filter(([, arns]) => arns.includes(arn)).map(([name]) => iam.role(account, name));
+      return `<PolicyGroups/><PolicyUsers/><PolicyRoles>${roles.map((r) => `<member><RoleName>${x(r.name)}</RoleName><RoleId>${r.roleId}</RoleId></member>`).join("")}</PolicyRoles>${notTruncated}`;
+    }
+    default:
+      throw new AwsFault("InvalidAction", `The local AWS endpoint does not implement iam.${action}.`);
+  }
+}
+
+function accountJson(a: LocalOrganization["accounts"][number], org: LocalOrganization) {
+  return {
+    Id: a.Id,
+    Arn: `arn:aws:organizations::${org.managementAccountId}:account/o-sandbox0001/${a.Id}`,
+    Name: a.Name,
+    State: a.State,
+    Status: a.State === "CLOSED" ? "SUSPENDED" : a.State,
+    Email: a.Email ?? `${a.Id}@example.com`,
+  };
 }
 
 function credentialScope(req: IncomingMessage): { accessKeyId: string; service: string } | undefined {

@@ -12,8 +12,20 @@ export interface LocalRole {
   readonly arn: string;
   readonly roleId: string;
   trustPolicy: string;
-  readonly maxSessionDuration: number;
+  maxSessionDuration: number;
+  description?: string;
+  /** The permissions boundary's policy ARN. */
+  permissionsBoundary?: string;
+  /** Tags in the order they were set. */
+  tags: Record<string, string>;
   /** When it was created (ms): it can be assumed `propagationDelayMs` later. */
+  readonly createdAt: number;
+}
+
+/** One version of a managed policy (IAM keeps up to five). */
+export interface LocalPolicyVersion {
+  readonly versionId: string;
+  readonly document: string;
   readonly createdAt: number;
 }
 
@@ -21,7 +33,18 @@ export interface LocalPolicy {
   readonly name: string;
   readonly arn: string;
   readonly path: string;
-  readonly document: string;
+  readonly policyId: string;
+  readonly description?: string;
+  /** The default version's document. */
+  document: string;
+  defaultVersionId: string;
+  /** Every version, oldest first. */
+  readonly versions: LocalPolicyVersion[];
+  /** The number the next version takes (`v<n>`; IAM never reuses one). */
+  nextVersion: number;
+  tags: Record<string, string>;
+  readonly createdAt: number;
+  updatedAt: number;
 }
 
 export interface LocalAccount {
@@ -34,16 +57,40 @@ export interface LocalAccount {
   readonly inline: Map<string, Map<string, string>>;
 }
 
+/** Role attributes CreateRole takes besides the name and trust policy. */
+export interface RoleAttributes {
+  readonly path?: string;
+  readonly maxSessionDuration?: number;
+  readonly partition?: string;
+  readonly description?: string;
+  readonly permissionsBoundary?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** When it was created (ms). Default: now. An earlier time makes a role assumable at once. */
+  readonly createdAt?: number;
+}
+
 export interface Session {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken: string;
   readonly arn: string;
   readonly roleArn: string;
+  /** The role's ID and the session name: `<roleId>:<sessionName>` is the session's user ID. */
+  readonly roleId: string;
+  readonly sessionName: string;
   readonly expiration: Date;
 }
 
 /** An AWS error as the SDK parses it: its code (`__type` or `<Code>`), message and status. */
+/** Parses a policy document as IAM does before storing it: JSON, or MalformedPolicyDocument. */
+function parseDocument(document: string): void {
+  try {
+    JSON.parse(document);
+  } catch {
+    throw new AwsFault("MalformedPolicyDocument", "Syntax errors in policy.", 400);
+  }
+}
+
 export class AwsFault extends Error {
   constructor(
     readonly code: string,
@@ -65,6 +112,33 @@ const READ_ONLY_AWS_POLICIES: Record<string, string> = {
   }),
 };
 
+/** IAM allows this many versions of one managed policy. */
+export const MAX_POLICY_VERSIONS = 5;
+
+const builtIns = new Map<string, LocalPolicy>(
+  Object.entries(READ_ONLY_AWS_POLICIES).map(([arn, document]) => [arn, newPolicy(arn, arn.split("/").pop()!, "/", document)]),
+);
+
+function newPolicy(arn: string, name: string, path: string, document: string, description?: string, tags = {}): LocalPolicy {
+  const now = Date.now();
+  return {
+    name,
+    arn,
+    path,
+    policyId: `ANPA${randomBytes(8).toString("hex").toUpperCase()}`,
+    description,
+    document,
+    defaultVersionId: "v1",
+    versions: [{ versionId: "v1", document, createdAt: now }],
+    nextVersion: 2,
+    tags: { ...tags },
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+const noSuchRole = (name: string) => new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+
 export class LocalIam {
   readonly accounts = new Map<string, LocalAccount>();
   readonly sessions = new Map<string, Session>();
@@ -84,15 +158,10 @@ export class LocalIam {
     return account;
   }
 
-  createRole(
-    accountId: string,
-    name: string,
-    trustPolicy: string,
-    options: { path?: string; maxSessionDuration?: number; partition?: string } = {},
-  ): LocalRole {
+  createRole(accountId: string, name: string, trustPolicy: string, options: RoleAttributes = {}): LocalRole {
     const account = this.account(accountId);
     if (account.roles.has(name)) throw new AwsFault("EntityAlreadyExists", `Role with name ${name} already exists.`, 409);
-    JSON.parse(trustPolicy); // MalformedPolicyDocument otherwise
+    parseDocument(trustPolicy);
     const path = options.path ?? "/";
     const role: LocalRole = {
       name,
@@ -101,16 +170,109 @@ export class LocalIam {
       roleId: `AROA${randomBytes(8).toString("hex").toUpperCase()}`,
       trustPolicy,
       maxSessionDuration: options.maxSessionDuration ?? 3600,
-      createdAt: Date.now(),
+      description: options.description,
+      permissionsBoundary: options.permissionsBoundary,
+      tags: { ...options.tags },
+      createdAt: options.createdAt ?? Date.now(),
     };
     account.roles.set(name, role);
     return role;
   }
 
-  createPolicy(accountId: string, name: string, document: string, path = "/"): LocalPolicy {
-    const policy = { name, path, arn: `arn:aws:iam::${accountId}:policy${path}${name}`, document };
-    this.account(accountId).policies.set(policy.arn, policy);
+  /** DeleteRole: refused while the role has attached or inline policies, as in IAM. */
+  deleteRole(accountId: string, name: string): void {
+    this.role(accountId, name);
+    const account = this.account(accountId);
+    if ((account.attached.get(name) ?? []).length > 0 || (account.inline.get(name)?.size ?? 0) > 0)
+      throw new AwsFault("DeleteConflict", "Cannot delete entity, must detach all policies first.", 409);
+    account.roles.delete(name);
+    account.attached.delete(name);
+    account.inline.delete(name);
+  }
+
+  /** CreatePolicy: refused when a policy of that path and name exists. */
+  createPolicy(
+    accountId: string,
+    name: string,
+    document: string,
+    path = "/",
+    options: { description?: string; tags?: Readonly<Record<string, string>> } = {},
+  ): LocalPolicy {
+    parseDocument(document);
+    const arn = `arn:aws:iam::${accountId}:policy${path}${name}`;
+    const account = this.account(accountId);
+    if (account.policies.has(arn))
+      throw new AwsFault("EntityAlreadyExists", `A policy called ${name} already exists. Duplicate names are not allowed.`, 409);
+    const policy = newPolicy(arn, name, path, document, options.description, options.tags);
+    account.policies.set(arn, policy);
     return policy;
+  }
+
+  /** The caller's own managed policy (for changes: AWS-managed and other accounts' policies are not). */
+  ownPolicy(accountId: string, arn: string): LocalPolicy {
+    const policy = this.accounts.get(accountId)?.policies.get(arn);
+    if (!policy) throw new AwsFault("NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, 404);
+    return policy;
+  }
+
+  /** CreatePolicyVersion: at most five versions; optionally the new default. */
+  createPolicyVersion(accountId: string, arn: string, document: string, setAsDefault: boolean): LocalPolicyVersion {
+    const policy = this.ownPolicy(accountId, arn);
+    parseDocument(document);
+    if (policy.versions.length >= MAX_POLICY_VERSIONS)
+      throw new AwsFault(
+        "LimitExceeded",
+        `A managed policy can have up to ${MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version.`,
+        409,
+      );
+    const version = { versionId: `v${policy.nextVersion++}`, document, createdAt: Date.now() };
+    policy.versions.push(version);
+    if (setAsDefault) this.setDefaultPolicyVersion(accountId, arn, version.versionId);
+    return version;
+  }
+
+  policyVersion(accountId: string, arn: string, versionId: string): LocalPolicyVersion {
+    const version = this.policy(accountId, arn).versions.find((v) => v.versionId === versionId);
+    if (!version) throw new AwsFault("NoSuchEntity", `Policy ${arn} version ${versionId} does not exist or is not attachable.`, 404);
+    return version;
+  }
+
+  setDefaultPolicyVersion(accountId: string, arn: string, versionId: string): void {
+    const policy = this.ownPolicy(accountId, arn);
+    const version = this.policyVersion(accountId, arn, versionId);
+    policy.defaultVersionId = version.versionId;
+    policy.document = version.document;
+    policy.updatedAt = Date.now();
+  }
+
+  deletePolicyVersion(accountId: string, arn: string, versionId: string): void {
+    const policy = this.ownPolicy(accountId, arn);
+    this.policyVersion(accountId, arn, versionId);
+    if (versionId === policy.defaultVersionId) throw new AwsFault("DeleteConflict", "Cannot delete the default version of a policy.", 409);
+    policy.versions.splice(
+      policy.versions.findIndex((v) => v.versionId === versionId),
+      1,
+    );
+  }
+
+  /** DeletePolicy: refused while attached or while it has versions besides the default, as in IAM. */
+  deletePolicy(accountId: string, arn: string): void {
+    const policy = this.ownPolicy(accountId, arn);
+    if (this.attachmentCount(arn) > 0) throw new AwsFault("DeleteConflict", "Cannot delete a policy attached to entities.", 409);
+    if (policy.versions.length > 1)
+      throw new AwsFault(
+        "DeleteConflict",
+        "This policy has more than one version. Before you delete a policy, you must delete the policy's non-default versions.",
+        409,
+      );
+    this.account(accountId).policies.delete(arn);
+  }
+
+  /** How many roles (in any account) have the policy attached. */
+  attachmentCount(arn: string): number {
+    let count = 0;
+    for (const account of this.accounts.values()) for (const arns of account.attached.values()) if (arns.includes(arn)) count++;
+    return count;
   }
 
   attach(accountId: string, roleName: string, policyArn: string): void {
@@ -119,6 +281,19 @@ export class LocalIam {
     const list = account.attached.get(roleName) ?? [];
     if (!list.includes(policyArn)) list.push(policyArn);
     account.attached.set(roleName, list);
+  }
+
+  detach(accountId: string, roleName: string, policyArn: string): void {
+    this.role(accountId, roleName);
+    const list = this.account(accountId).attached.get(roleName) ?? [];
+    if (!list.includes(policyArn)) throw new AwsFault("NoSuchEntity", `Policy ${policyArn} was not found.`, 404);
+    list.splice(list.indexOf(policyArn), 1);
+  }
+
+  deleteInline(accountId: string, roleName: string, policyName: string): void {
+    this.role(accountId, roleName);
+    const map = this.account(accountId).inline.get(roleName);
+    if (!map?.delete(policyName)) throw new AwsFault("NoSuchEntity", `The role policy with name ${policyName} cannot be found.`, 404);
   }
 
   putInline(accountId: string, roleName: string, policyName: string, document: string): void {
@@ -131,21 +306,20 @@ export class LocalIam {
 
   role(accountId: string, name: string): LocalRole {
     const role = this.accounts.get(accountId)?.roles.get(name);
-    if (!role) throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    if (!role) throw noSuchRole(name);
     return role;
   }
 
   /** The role as IAM's read API sees it: not found until it has become visible. */
   visibleRole(accountId: string, name: string): LocalRole {
     const role = this.role(accountId, name);
-    if (Date.now() - role.createdAt < this.visibilityDelayMs)
-      throw new AwsFault("NoSuchEntity", `The role with name ${name} cannot be found.`, 404);
+    if (Date.now() - role.createdAt < this.visibilityDelayMs) throw noSuchRole(name);
     return role;
   }
 
   policy(accountId: string, arn: string): LocalPolicy {
-    const builtIn = READ_ONLY_AWS_POLICIES[arn];
-    if (builtIn) return { name: arn.split("/").pop()!, arn, path: "/", document: builtIn };
+    const builtIn = builtIns.get(arn);
+    if (builtIn) return builtIn;
     const policy =
       this.accounts.get(accountId)?.policies.get(arn) ?? [...this.accounts.values()].find((a) => a.policies.has(arn))?.policies.get(arn);
     if (!policy) throw new AwsFault("NoSuchEntity", `Policy ${arn} does not exist or is not attachable.`, 404);
@@ -181,6 +355,8 @@ export class LocalIam {
       sessionToken: randomBytes(32).toString("base64"),
       arn: `arn:${m[1]}:sts::${m[2]}:assumed-role/${role.name}/${sessionName}`,
       roleArn: role.arn,
+      roleId: role.roleId,
+      sessionName,
       expiration: new Date(Date.now() + durationSeconds * 1000),
     };
     this.sessions.set(session.accessKeyId, session);

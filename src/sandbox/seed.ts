@@ -21,6 +21,36 @@ export interface SeedOptions {
 
 export const SANDBOX_PIPELINE_ACCOUNT = "000000000000";
 
+/** The role an organization's pipeline assumes in a member account, unless another is named. */
+export const DEFAULT_DEPLOYMENT_ROLE = "OrganizationAccountAccessRole";
+
+/**
+ * Creates a deployment role as AWS Organizations does for a new member account: trusting
+ * `principal` (the management account's root by default: any identity of that account whose
+ * own policies allow sts:AssumeRole), with an inline `AdministratorAccess` policy. Leaves a
+ * role already there as it is. `roleArnOrName` is a name (path `/`) or a role ARN. The role
+ * is dated a day back: it exists long before any deployment, so IAM's propagation delay
+ * (`propagationDelayMs`) is long over.
+ */
+export function createDeploymentRole(iam: LocalIam, accountId: string, roleArnOrName: string, principal: string) {
+  const [, pathAndName = roleArnOrName] = roleArnOrName.split(":role/");
+  const name = pathAndName.split("/").pop()!;
+  const existing = iam.accounts.get(accountId)?.roles.get(name);
+  if (existing) return existing;
+  const trust = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: principal }, Action: "sts:AssumeRole" }] };
+  const role = iam.createRole(accountId, name, JSON.stringify(trust), {
+    path: `/${pathAndName.split("/").slice(0, -1).join("/")}/`.replace(/\/+/g, "/"),
+    createdAt: Date.now() - 86_400_000,
+  });
+  iam.putInline(
+    accountId,
+    name,
+    "AdministratorAccess",
+    JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
+  );
+  return role;
+}
+
 /** Creates the stack's roles; returns the ARNs of the roles created (deployment roles excluded). */
 export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOptions = {}): string[] {
   const providers = new Map<string, string>(); // "aws" or "aws.alias" → account
@@ -30,30 +60,8 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
     const account = p.allowed_account_ids?.[0] ?? deployArn?.split(":")[4] ?? options.defaultAccountId;
     if (!account) throw new Error(`provider ${key} names no account; pass defaultAccountId`);
     providers.set(key, account);
-    if (deployArn) {
-      const name = deployArn.split("/").pop()!;
-      if (!iam.accounts.get(account)?.roles.has(name)) {
-        const trust = JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Principal: { AWS: options.pipelinePrincipal ?? `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root` },
-              Action: "sts:AssumeRole",
-            },
-          ],
-        });
-        iam.createRole(account, name, trust, {
-          path: `/${deployArn.split(":role/")[1].split("/").slice(0, -1).join("/")}/`.replace(/\/+/g, "/"),
-        });
-        iam.putInline(
-          account,
-          name,
-          "AdministratorAccess",
-          JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
-        );
-      }
-    }
+    if (deployArn)
+      createDeploymentRole(iam, account, deployArn, options.pipelinePrincipal ?? `arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:root`);
   }
   const accountOf = (resource: Record<string, unknown>) => {
     const key = String(resource.provider ?? "aws");
@@ -83,16 +91,27 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
       iam.createRole(account, name, trust, {
         path: r.path ? String(r.path) : undefined,
         maxSessionDuration: r.max_session_duration ? Number(r.max_session_duration) : undefined,
+        description: optional(r.description),
+        permissionsBoundary: optional(r.permissions_boundary),
+        tags: tagsOf(r),
       });
     roleNames.set(key, name);
     created.push(role.arn);
   }
   for (const [key, p] of Object.entries(json.resource?.aws_iam_policy ?? {})) {
     const name = p.name ? String(p.name) : `${String(p.name_prefix ?? "terraform-")}${randomBytes(6).toString("hex")}`;
-    policyArns.set(
-      key,
-      iam.createPolicy(accountOf(p), name, literal(p.policy, `aws_iam_policy.${key}.policy`), p.path ? String(p.path) : "/").arn,
-    );
+    const account = accountOf(p);
+    const path = p.path ? String(p.path) : "/";
+    const document = literal(p.policy, `aws_iam_policy.${key}.policy`);
+    // Like an apply: create the policy, or make the new document the default version.
+    const existing = iam.accounts.get(account)?.policies.get(`arn:aws:iam::${account}:policy${path}${name}`);
+    if (existing && existing.document !== document) {
+      for (const old of existing.versions.filter((v) => v.versionId !== existing.defaultVersionId))
+        iam.deletePolicyVersion(account, existing.arn, old.versionId);
+      iam.createPolicyVersion(account, existing.arn, document, true);
+    }
+    const policy = existing ?? iam.createPolicy(account, name, document, path, { description: optional(p.description), tags: tagsOf(p) });
+    policyArns.set(key, policy.arn);
   }
   const ref = (value: unknown, map: Map<string, string>) => {
     const m = /^\$\{aws_iam_(?:role|policy)\.([^.]+)\.(?:name|arn)\}$/.exec(String(value));
@@ -104,4 +123,13 @@ export function seedFromTerraform(iam: LocalIam, json: TfJson, options: SeedOpti
     if (roleName && policyArn) iam.attach(accountOf(a), roleName, policyArn);
   }
   return created;
+}
+
+function optional(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+function tagsOf(resource: Record<string, unknown>): Record<string, string> | undefined {
+  const tags = resource.tags;
+  return tags && typeof tags === "object" ? Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])) : undefined;
 }
