@@ -15,7 +15,7 @@ import {
 } from "cdktf";
 import { Construct } from "constructs";
 import { planRole, type RoleOptions, type RolePlan } from "../src/policy/role";
-import { EXTERNAL_ID_PATTERN_SOURCE } from "../src/validation";
+import { EXTERNAL_ID_CHARSET_SOURCE, EXTERNAL_ID_LENGTH } from "../src/validation";
 import { pinProviderSource } from "./provider-source";
 
 /** Props of {@link DeepSecurityCrossAccountRole}. Optional ones state their `@default`. */
@@ -195,7 +195,11 @@ function shellQuote(value: string): string {
  */
 function tokenPreconditions(plan: RolePlan): Precondition[] {
   const conditions: Precondition[] = plan.tokenExternalIds.map((id) => ({
-    condition: Fn.can(Fn.regex(EXTERNAL_ID_PATTERN_SOURCE, id)),
+    // RE2 (Terraform's regex) refuses {2,1224}: the characters by regex, the length apart.
+    condition: Op.and(
+      Fn.can(Fn.regex(EXTERNAL_ID_CHARSET_SOURCE, id)),
+      Op.and(Op.gte(Fn.lengthOf(id), EXTERNAL_ID_LENGTH.min), Op.lte(Fn.lengthOf(id), EXTERNAL_ID_LENGTH.max)),
+    ),
     errorMessage:
       "The Deep Security external ID must be 2 to 1,224 characters of letters, digits and +=,.@:/_- (check the variable or data source it comes from).",
   }));

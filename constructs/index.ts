@@ -27,4 +27,4 @@ export {
   type DeepSecurityAccountRolesProps,
   type StackLayout,
 } from "./multi-account";
-export { AWS_PROVIDER_SOURCE } from "./provider-source";
+export { AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION_RANGE } from "./provider-source";

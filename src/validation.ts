@@ -56,6 +56,9 @@ export type Partition = (typeof PARTITIONS)[number];
  * strings do not accept `\w`).
  */
 export const EXTERNAL_ID_PATTERN_SOURCE = "^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
+/** The characters alone (Terraform's RE2 refuses repeat counts above 1,000: check the length apart). */
+export const EXTERNAL_ID_CHARSET_SOURCE = "^[A-Za-z0-9_+=,.@:/-]+$";
+export const EXTERNAL_ID_LENGTH = { min: 2, max: 1224 } as const;
 export const EXTERNAL_ID_PATTERN = new RegExp(EXTERNAL_ID_PATTERN_SOURCE);
 const EXTERNAL_ID_BAD_CHAR = /[^A-Za-z0-9_+=,.@:/-]/;
 

@@ -136,8 +136,26 @@ describe("DeepSecurityCrossAccountRole: synthesized resources", () => {
     const [role] = resources(synthJson(stack), "aws_iam_role");
     expect(JSON.parse(role.assume_role_policy).Statement[0].Condition.StringEquals["sts:ExternalId"]).toBe("${var.external_id}");
     const conditions = role.lifecycle.precondition.map((p: { condition: string }) => p.condition);
-    expect(conditions[0]).toBe('${can(regex("^[A-Za-z0-9_+=,.@:/-]{2,1224}$", var.external_id))}');
+    expect(conditions[0]).toBe(
+      '${(can(regex("^[A-Za-z0-9_+=,.@:/-]+$", var.external_id)) && ((length(var.external_id) >= 2) && (length(var.external_id) <= 1224)))}',
+    );
     expect(conditions[1]).toMatch(/^\$\{\(\(length\(var\.external_id\) \+ \d+\) <= 2048\)\}$/);
+  });
+
+  it("counts a token external ID as often as the trust policy holds it (twice with the Deny guard)", () => {
+    const stack = new TerraformStack(Testing.app(), "tok-deny");
+    new AwsProvider(stack, "aws", {});
+    const v = new TerraformVariable(stack, "external_id", { type: "string", sensitive: true });
+    const role = new DeepSecurityCrossAccountRole(stack, "ds", { externalIds: [v.stringValue], denyWithoutExternalId: true });
+    const [json] = resources(synthJson(stack), "aws_iam_role");
+    const document = json.assume_role_policy as string;
+    expect(document.split("${var.external_id}")).toHaveLength(3);
+    const size = json.lifecycle.precondition[1].condition as string;
+    const m = /^\$\{\(\(\(length\(var\.external_id\) \* 2\) \+ (\d+)\) <= 2048\)\}$/.exec(size);
+    expect(m).not.toBeNull();
+    // The literal part is the document with the token removed: each occurrence counted once by length().
+    expect(Number(m![1])).toBe(role.plan.trustPolicyBaseSize);
+    expect(role.plan.trustPolicyBaseSize).toBe(document.split("${var.external_id}").join("").length);
   });
 
   it("takes two IDs for a migration window", () => {

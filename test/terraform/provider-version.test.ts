@@ -5,10 +5,10 @@ import {
   AWS_PROVIDER_SOURCE,
   AWS_PROVIDER_VERSION_RANGE,
   addAccountStacks,
-  checkProviderVersion,
   DeepSecurityCrossAccountRole,
   ValidationError,
 } from "../../constructs";
+import { checkProviderVersion } from "../../constructs/provider-source";
 import { synthJson, tempApp } from "../helpers/synth";
 
 const ID = "tenant-external-id-1234";

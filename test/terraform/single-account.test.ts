@@ -64,14 +64,9 @@ describeWithTerraform("real Terraform applies the single-account stack", () => {
     if (tf) rmSync(tf.dir, { recursive: true, force: true });
   });
 
-  // KNOWN BUG, outside this test's files: the construct's plan-time precondition for token
-  // external IDs is `can(regex("^[A-Za-z0-9_+=,.@:/-]{2,1224}$", id))`, and Terraform's regex
-  // engine (RE2) refuses repeat counts above 1000 ("invalid repeat count in {2,1224}"), so
-  // `can` is false and every apply with a token external ID fails "Resource precondition
-  // failed". `it.failing` passes while the bug is there; once the precondition is fixed (e.g.
-  // the character class with `+` and the length checked by `length()`), this turns red:
-  // change it to `it`.
-  it.failing("applies with the external ID as a sensitive variable given with -var, and plans no changes after", async () => {
+  // Terraform's regex engine (RE2) refuses repeat counts above 1000, so the precondition checks
+  // the characters by regex and the length with length(): this apply proves it.
+  it("applies with the external ID as a sensitive variable given with -var, and plans no changes after", async () => {
     const tokenDir = mkdtempSync(join(dir, "token-"));
     const tokenStack = synth(tokenDir, "variable", { roleName: "DsTokenRole" });
     await tf.init(tokenStack);
