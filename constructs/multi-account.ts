@@ -4,7 +4,8 @@ import { Construct } from "constructs";
 import { type AccountTarget, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
 import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
-import { checkProviderVersion } from "./provider-source";
+import { addBackend, type StateBackend } from "./backend";
+import { checkProviderVersion, pinProviderSource } from "./provider-source";
 
 export type { AccountTarget } from "../src/policy/accounts";
 
@@ -39,6 +40,32 @@ export interface DeepSecurityAccountRolesProps extends RoleOptions {
    * @default AWS_PROVIDER_VERSION_RANGE (">= 5.100.0, < 7.0.0")
    */
   readonly providerVersion?: string;
+  /**
+   * Accounts that left (removed from the config, or no longer found in the organization) whose
+   * roles may still be deployed: each keeps its AWS provider, without resources, so that the
+   * next plan works and the apply destroys what is left of it. Drop an account from this list
+   * once its resources are gone from the state.
+   * @default none
+   */
+  readonly retiredAccounts?: readonly AccountTarget[];
+}
+
+/** The aliased AWS provider of one account: it assumes the account's deployment role, and only that account. */
+function accountProvider(scope: Construct, target: { accountId: string; region: string; deploymentRoleArn: string }): AwsProvider {
+  return new AwsProvider(scope, `aws-${target.accountId}`, {
+    alias: `account_${target.accountId}`,
+    region: target.region,
+    allowedAccountIds: [target.accountId],
+    assumeRole: [{ roleArn: target.deploymentRoleArn, sessionName: "ds-onboard" }],
+  });
+}
+
+/** The deployment role and region of accounts, with the collection's defaults (for retired accounts). */
+function retiredTargets(props: DeepSecurityAccountRolesProps) {
+  return (props.retiredAccounts ?? []).map((a) => {
+    const plan = planAccounts({ ...props, accounts: [a] }, (v) => Token.isUnresolved(v));
+    return plan.accounts[0];
+  });
 }
 
 /**
@@ -55,12 +82,7 @@ export class DeepSecurityAccountRoles extends Construct {
     const plan = planAccounts(props, (v) => Token.isUnresolved(v));
     const roles = new Map<string, DeepSecurityCrossAccountRole>();
     for (const target of plan.accounts) {
-      const provider = new AwsProvider(this, `aws-${target.accountId}`, {
-        alias: `account_${target.accountId}`,
-        region: target.region,
-        allowedAccountIds: [target.accountId],
-        assumeRole: [{ roleArn: target.deploymentRoleArn, sessionName: "ds-onboard" }],
-      });
+      const provider = accountProvider(this, target);
       roles.set(
         target.accountId,
         new DeepSecurityCrossAccountRole(this, `account-${target.accountId}`, {
@@ -72,6 +94,19 @@ export class DeepSecurityAccountRoles extends Construct {
       );
     }
     this.roles = roles;
+    for (const retired of retiredTargets(props)) {
+      if (!roles.has(retired.accountId)) accountProvider(this, retired);
+    }
+  }
+}
+
+/** The provider of each retired account, alone in the stack (stack-per-account): its apply destroys the rest. */
+export class RetiredAccountProvider extends Construct {
+  constructor(scope: Construct, id: string, props: DeepSecurityAccountRolesProps & { account: AccountTarget }) {
+    super(scope, id);
+    const [target] = retiredTargets({ ...props, retiredAccounts: [props.account] });
+    accountProvider(this, target);
+    pinProviderSource(TerraformStack.of(this), props.providerVersion);
   }
 }
 
@@ -93,22 +128,42 @@ export interface AccountStacksProps extends DeepSecurityAccountRolesProps {
    * @default `"deep-security-roles"`
    */
   readonly stackName?: string;
+  /**
+   * Where each stack keeps its state (one file, key or workspace per stack).
+   * @default cdktf's local backend in the stack's folder
+   */
+  readonly backend?: StateBackend;
 }
 
 /** Adds the stacks that create the role in every account, laid out as asked. Returns the stacks. */
 export function addAccountStacks(app: App, props: AccountStacksProps): TerraformStack[] {
   const name = props.stackName ?? "deep-security-roles";
   if (props.providerVersion !== undefined) checkProviderVersion(props.providerVersion);
+  const withBackend = (stack: TerraformStack) => {
+    if (props.backend) addBackend(stack, props.backend, { region: props.region });
+    return stack;
+  };
   if ((props.layout ?? "single-stack") === "single-stack") {
     const stack = new TerraformStack(app, name);
     new DeepSecurityAccountRoles(stack, "accounts", props);
-    return [stack];
+    return [withBackend(stack)];
   }
   // Validate everything once, with account paths, before creating any stack.
   planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
-  return props.accounts.map((account) => {
-    const stack = new TerraformStack(app, `${name}-${account.accountId}`);
-    new DeepSecurityAccountRoles(stack, "accounts", { ...props, accounts: [account] });
-    return stack;
-  });
+  const current = new Set(props.accounts.map((a) => a.accountId));
+  return [
+    ...props.accounts.map((account) => {
+      const stack = new TerraformStack(app, `${name}-${account.accountId}`);
+      new DeepSecurityAccountRoles(stack, "accounts", { ...props, accounts: [account], retiredAccounts: [] });
+      return withBackend(stack);
+    }),
+    // A retired account's stack keeps its name and state, with only its provider: apply destroys the rest.
+    ...(props.retiredAccounts ?? [])
+      .filter((a) => !current.has(a.accountId))
+      .map((account) => {
+        const stack = new TerraformStack(app, `${name}-${account.accountId}`);
+        new RetiredAccountProvider(stack, "accounts", { ...props, account });
+        return withBackend(stack);
+      }),
+  ];
 }
