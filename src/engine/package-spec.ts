@@ -30,7 +30,7 @@ export function packageRoot(from = __dirname): string {
   }
 }
 
-interface LockEntry {
+export interface LockEntry {
   resolved?: string;
   integrity?: string;
   link?: boolean;
@@ -54,8 +54,15 @@ function lockEntry(root: string): LockEntry | undefined {
   return undefined;
 }
 
-const fromRegistry = (resolved: string | undefined): boolean =>
-  !!resolved && /^https?:\/\//.test(resolved) && /\/-\/[^/]+\.tgz$/.test(resolved);
+/**
+ * Whether npm recorded the package as fetched from a registry: a registry tarball URL, or (with
+ * `omit-lockfile-registry-resolved`) no `resolved` at all, and an integrity either way. Tarballs
+ * (`file:`), folders (`link`) and git sources record their origin in `resolved`.
+ */
+export function registryEntry(entry: LockEntry | undefined): boolean {
+  if (!entry || entry.link || !entry.integrity) return false;
+  return entry.resolved === undefined || (/^https?:\/\//.test(entry.resolved) && /\/-\/[^/]+\.tgz$/.test(entry.resolved));
+}
 
 /** Where this copy of ds-onboard came from. */
 export function installSource(root = packageRoot()): InstallSource {
@@ -63,10 +70,9 @@ export function installSource(root = packageRoot()): InstallSource {
   const version = pkg.version;
   if (existsSync(join(root, ".git"))) return { kind: "checkout", version, root, reason: `a git checkout (${join(root, ".git")})` };
   if (basename(dirname(root)) === "node_modules" || basename(dirname(dirname(root))) === "node_modules") {
-    const entry = lockEntry(root);
-    const resolved = entry?.resolved ?? pkg._resolved;
-    if (fromRegistry(resolved) && (entry?.integrity || pkg._resolved))
-      return { kind: "registry", version, root, reason: `installed from ${resolved}` };
+    const entry = lockEntry(root) ?? (pkg._resolved ? { resolved: pkg._resolved, integrity: "(package.json)" } : undefined);
+    const resolved = entry?.resolved;
+    if (registryEntry(entry)) return { kind: "registry", version, root, reason: `installed from ${resolved ?? "the registry"}` };
     return {
       kind: "local",
       version,
