@@ -121,6 +121,26 @@ describe("init on a fresh folder, before ds-onboard is published", () => {
   );
 });
 
+describe("the CLI installed in a project", () => {
+  it.each(ENGINES)("%s: starts, and its init would pack this installed copy (not from the registry) for a new project", async (engine) => {
+    const dir = project(engine);
+    const help = await runOk(join(dir, "node_modules", ".bin", "ds-onboard"), ["--help"], dir, { timeoutMs: 60_000 });
+    expect(help.stdout).toMatch(/synth/);
+    const script = `const e = require("./node_modules/ds-onboard/dist/src/engine/index.js");
+const d = e.dependencyOnSelf(${JSON.stringify(join(dir, "next-project"))});
+console.log(JSON.stringify({ kind: d.source.kind, reason: d.source.reason, spec: d.spec, installed: e.installedEngines() }));`;
+    const r = await runOk(process.execPath, ["-e", script], dir, { timeoutMs: 60_000 });
+    const answer = JSON.parse(r.stdout) as { kind: string; reason: string; spec: string; installed: string[] };
+    expect(answer).toEqual({
+      kind: "local",
+      reason: `installed from file:ds-onboard-${PACKAGE.version}.tgz, not from a registry`,
+      spec: `file:ds-onboard-${PACKAGE.version}.tgz`,
+      installed: [engine],
+    });
+    expect(existsSync(join(dir, "next-project", `ds-onboard-${PACKAGE.version}.tgz`))).toBe(true);
+  });
+});
+
 describe("the same stacks on cdktf 0.21 and cdktn 0.24", () => {
   const built = {} as Record<EngineName, Record<string, string>>;
 
