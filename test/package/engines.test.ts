@@ -7,7 +7,7 @@
  *
  * One install per engine for the whole file (about 15 s each from a warm npm cache).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -64,6 +64,9 @@ beforeAll(async () => {
   // `cd <dir> && npm install`, both projects at once.
   await Promise.all(ENGINES.map((engine) => npmInstall(project(engine))));
 }, INSTALL_TIMEOUT_MS);
+
+// Each app holds about 560 MB of node_modules.
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("init on a fresh folder, before ds-onboard is published", () => {
   it.each(ENGINES)("%s: the project depends on a tarball of this checkout, says so, and installs one engine", (engine) => {

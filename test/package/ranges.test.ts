@@ -7,7 +7,7 @@
  *
  * One install per engine for the whole file.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkTrustPolicy } from "../../src/policy/trust";
@@ -68,6 +68,9 @@ beforeAll(async () => {
     }),
   );
 }, INSTALL_TIMEOUT_MS);
+
+// Each app holds about 560 MB of node_modules.
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the lowest versions the peer ranges admit", () => {
   it.each(ENGINES)(
