@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Log } from "../app/log";
 import { Project } from "../app/project";
 import { Session } from "../app/session";
-import { synthesizeProject } from "../generator/synthesize";
+import { type EngineName, loadEngine } from "../engine";
 import { WORKLOAD_SECURITY_ACCOUNT_ID } from "../policy/principal";
 import { SANDBOX_PIPELINE_ACCOUNT, seedFromTerraform } from "../sandbox/seed";
 import { startSandbox } from "../sandbox/start";
@@ -22,6 +22,8 @@ export interface DemoOptions {
   readonly out?: string;
   /** Seconds before a new role can be assumed in the sandbox (IAM propagation). @default 1.5 */
   readonly propagationDelaySeconds?: number;
+  /** The construct framework. @default cdktf when installed, else cdktn */
+  readonly engine?: EngineName;
   readonly log: Log;
   readonly onStep?: (line: string) => void;
 }
@@ -78,7 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const outdir = options.out ?? join(mkdtempSync(join(tmpdir(), "ds-onboard-demo-")), "cdktf.out");
     step(`synthesizing ${configPath} (external ID from the sandbox manager's API)`);
     const project = await Project.fromConfig(session, configPath);
-    const synth = await synthesizeProject(project, { outdir });
+    const synth = await loadEngine(options.engine).generator.synthesizeProject(project, { outdir });
     log.info(`    wrote ${synth.stacks.length} stack(s) to ${outdir}`);
 
     step("loading the synthesized roles into the local AWS endpoint: this stands in for `cdktf deploy` (or `terraform apply`)");

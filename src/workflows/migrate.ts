@@ -12,9 +12,9 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Project, type RoleTarget } from "../app/project";
 import type { Session } from "../app/session";
+import { type EngineName, loadEngine } from "../engine";
 import { UsageError } from "../errors";
 import { writeFileAtomic } from "../files";
-import { synthesizeProject } from "../generator/synthesize";
 import {
   type AccountMigration,
   type Classification,
@@ -62,6 +62,8 @@ export interface MigrationOptions {
   readonly out?: string;
   /** Say what would happen; write and change nothing. @default false */
   readonly dryRun?: boolean;
+  /** The construct framework widen and narrow synthesize with. @default cdktf when installed, else cdktn */
+  readonly engine?: EngineName;
 }
 
 export interface MigrationReport {
@@ -296,7 +298,8 @@ async function writeTrust(
 ): Promise<string> {
   if (project.config) {
     const outdir = resolve(options.out ?? join(project.config.dir, "cdktf.out"));
-    if (!dryRun) await synthesizeProject(project, { outdir, accountExternalIds: (accountId) => ids(accountId) });
+    if (!dryRun)
+      await loadEngine(options.engine).generator.synthesizeProject(project, { outdir, accountExternalIds: (accountId) => ids(accountId) });
     return outdir;
   }
   const outdir = resolve(options.out ?? "migration-trust-policies");

@@ -10,11 +10,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
-import { parseConfig } from "../../src/config/load";
 import { ENGINE_INFO, type EngineName } from "../../src/engine/engines";
-import { type DependencyOnSelf, dependencyOnSelf } from "../../src/engine/package-spec";
-import { projectFiles } from "../../src/generator/init";
 import { checkTrustPolicy } from "../../src/policy/trust";
 import {
   addresses,
@@ -36,22 +32,36 @@ const EXTERNAL_ID = "ds-onboard-init-flow-0001";
 const WORKLOAD_SECURITY = "arn:aws:iam::147995105371:root";
 const work = mkdtempSync(join(tmpdir(), "ds-engines-"));
 const project = (engine: EngineName) => join(work, `onboarding-${engine}`);
-const deps = {} as Record<EngineName, DependencyOnSelf>;
+const deps = {} as Record<EngineName, InitAnswer>;
 
-/**
- * `ds-onboard init <dir> --account 111122223333 --external-id-source literal:<id> --engine <engine>`,
- * through the functions the command calls: the flags' config, validated as synth would; how the
- * project depends on ds-onboard (from this checkout: a tarball packed into the project); the files.
- */
-function init(dir: string, engine: EngineName): DependencyOnSelf {
-  const config = parseConfig(
-    stringify({ manager: {}, externalId: `literal:${EXTERNAL_ID}`, deployment: {}, accounts: [{ accountId: ACCOUNT }] }),
-    "the init flags",
+/** The README's first step, verbatim: `ds-onboard init <dir> --account ... --external-id-source literal:<id> --engine <engine>`. */
+async function init(dir: string, engine: EngineName): Promise<InitAnswer> {
+  const r = await runOk(
+    process.execPath,
+    [
+      join(REPO, "bin", "ds-onboard.js"),
+      "init",
+      dir,
+      "--account",
+      ACCOUNT,
+      "--external-id-source",
+      `literal:${EXTERNAL_ID}`,
+      "--engine",
+      engine,
+      "--output",
+      "json",
+    ],
+    work,
+    { timeoutMs: 120_000 },
   );
-  const dependency = dependencyOnSelf(dir);
-  const files = projectFiles({ projectName: `onboarding-${engine}`, packageSpec: dependency.spec, config, engine });
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
-  return dependency;
+  return { ...(JSON.parse(r.stdout) as InitAnswer), stderr: r.stderr };
+}
+
+interface InitAnswer {
+  dependency: string;
+  note?: string;
+  engine: EngineName;
+  stderr: string;
 }
 
 function trustPolicies(stackJson: string): string[] {
@@ -60,7 +70,7 @@ function trustPolicies(stackJson: string): string[] {
 }
 
 beforeAll(async () => {
-  for (const engine of ENGINES) deps[engine] = init(project(engine), engine);
+  for (const engine of ENGINES) deps[engine] = await init(project(engine), engine);
   // `cd <dir> && npm install`, both projects at once.
   await Promise.all(ENGINES.map((engine) => npmInstall(project(engine))));
 }, INSTALL_TIMEOUT_MS);
@@ -72,12 +82,13 @@ describe("init on a fresh folder, before ds-onboard is published", () => {
   it.each(ENGINES)("%s: the project depends on a tarball of this checkout, says so, and installs one engine", (engine) => {
     const dir = project(engine);
     const dep = deps[engine];
-    expect(dep.source.kind).toBe("checkout");
-    expect(dep.spec).toBe(`file:ds-onboard-${PACKAGE.version}.tgz`);
+    expect(dep.engine).toBe(engine);
+    expect(dep.dependency).toBe(`file:ds-onboard-${PACKAGE.version}.tgz`);
     expect(existsSync(join(dir, `ds-onboard-${PACKAGE.version}.tgz`))).toBe(true);
     expect(dep.note).toMatch(/not from the registry/);
+    expect(dep.stderr).toContain(dep.note); // said on stderr too
     const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-    expect(pkg.dependencies).toEqual({ "ds-onboard": dep.spec, ...ENGINE_INFO[engine].projectDependencies });
+    expect(pkg.dependencies).toEqual({ "ds-onboard": dep.dependency, ...ENGINE_INFO[engine].projectDependencies });
     for (const [name, version] of Object.entries(ENGINE_INFO[engine].projectDependencies))
       expect(installedVersion(dir, name)).toBe(version);
     // The other engine is not there, and constructs is there once (a second copy breaks construct trees).
@@ -103,8 +114,8 @@ describe("init on a fresh folder, before ds-onboard is published", () => {
       for (const policy of trustPolicies(fromProject["deep-security-roles"]))
         expect(checkTrustPolicy(policy, { principalArn: WORKLOAD_SECURITY, externalIds: [EXTERNAL_ID] })).toMatchObject({ ok: true });
 
-      // `ds-onboard synth --config ds-onboard.yaml`: the CLI this repository builds (cdktf), and
-      // for a cdktf project also the one installed in it; byte for byte apart from the stamps.
+      // `ds-onboard synth --config ds-onboard.yaml`: the CLI this repository builds (cdktf),
+      // byte for byte apart from the stamps.
       const out = join(dir, "cli.out");
       await runOk(process.execPath, [join(REPO, "bin", "ds-onboard.js"), "synth", "--config", "ds-onboard.yaml", "--out", out], dir, {
         timeoutMs: 120_000,
@@ -112,13 +123,17 @@ describe("init on a fresh folder, before ds-onboard is published", () => {
       const fromCli = stackFiles(out);
       expect(Object.keys(fromCli)).toEqual(Object.keys(fromProject));
       for (const name of Object.keys(fromCli)) expect(withoutEngineStamps(fromProject[name])).toBe(withoutEngineStamps(fromCli[name]));
-      if (engine === "cdktf") {
-        const installedOut = join(dir, "installed-cli.out");
-        await runOk(join(dir, "node_modules", ".bin", "ds-onboard"), ["synth", "--config", "ds-onboard.yaml", "--out", installedOut], dir, {
+      // The CLI installed in the project, on the project's engine (the only one installed there).
+      const installedOut = join(dir, "installed-cli.out");
+      await runOk(
+        join(dir, "node_modules", ".bin", "ds-onboard"),
+        ["synth", "--config", "ds-onboard.yaml", "--out", installedOut, "--engine", engine],
+        dir,
+        {
           timeoutMs: 120_000,
-        });
-        expect(stackFiles(installedOut)).toEqual(fromProject);
-      }
+        },
+      );
+      expect(stackFiles(installedOut)).toEqual(fromProject);
     },
     INSTALL_TIMEOUT_MS,
   );

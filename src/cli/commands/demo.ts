@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { ENGINES, type EngineName } from "../../engine/engines";
 import { ExitCode } from "../../errors";
 import { type GlobalArgs, seconds } from "../options";
 import { onboardTable } from "../render";
@@ -8,6 +9,7 @@ interface DemoArgs {
   config?: string;
   out?: string;
   propagationDelay: number;
+  engine?: EngineName;
 }
 
 export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
@@ -17,6 +19,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
     y
       .option("config", { type: "string", describe: "onboarding config to use (default: the bundled examples/demo/ds-onboard.yaml)" })
       .option("out", { type: "string", describe: "where to write the Terraform JSON (default: a temporary folder)" })
+      .option("engine", { choices: ENGINES, describe: "the construct framework (default: cdktf when installed, else cdktn)" })
       .option("propagation-delay", {
         type: "number",
         default: 1.5,
@@ -25,7 +28,13 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       }) as unknown as Argv<GlobalArgs & DemoArgs>,
   handler: command<DemoArgs>(async ({ io }, args) => {
     const { runDemo } = require("../../workflows/demo") as typeof import("../../workflows/demo");
-    const report = await runDemo({ config: args.config, out: args.out, propagationDelaySeconds: args.propagationDelay, log: io });
+    const report = await runDemo({
+      config: args.config,
+      out: args.out,
+      propagationDelaySeconds: args.propagationDelay,
+      engine: args.engine,
+      log: io,
+    });
     io.result(
       {
         ok: report.ok,

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
+import { DEFAULT_ENGINE, ENGINES, type EngineName } from "../../engine/engines";
 import { UsageError } from "../../errors";
 import { PRODUCTS, type Product } from "../../manager/schemes";
 import type { GlobalArgs } from "../options";
@@ -18,6 +19,7 @@ interface InitArgs {
   deploymentRole?: string;
   region?: string;
   package?: string;
+  engine: EngineName;
   force: boolean;
 }
 
@@ -46,7 +48,16 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
         describe: "role Terraform assumes in each account (default OrganizationAccountAccessRole)",
       })
       .option("region", { type: "string", describe: "provider region (default us-east-1)" })
-      .option("package", { type: "string", describe: "how the project depends on ds-onboard (default: this version)" })
+      .option("package", {
+        type: "string",
+        describe:
+          "how the project depends on ds-onboard (default: this version from the registry, or a tarball of this copy packed into the project)",
+      })
+      .option("engine", {
+        choices: ENGINES,
+        default: DEFAULT_ENGINE,
+        describe: "the construct framework: cdktf, or its fork CDK Terrain (cdktn)",
+      })
       .option("force", { type: "boolean", default: false, describe: "overwrite existing files" })
       .example("$0 init onboarding --account 111122223333 --account 444455556666", "two accounts, Workload Security")
       .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<
@@ -96,22 +107,30 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
     };
     // The same validation as synth: a bad flag fails here, not later.
     const validated = parseConfig(stringify(config), "the init flags");
-    const { packageVersion } = require("../../version") as typeof import("../../version");
-    const version = packageVersion();
-    const files = projectFiles({ projectName: sanitize(basename(dir)), packageSpec: args.package ?? `^${version}`, config: validated });
-    const existing = Object.keys(files).filter((f) => existsSync(join(dir, f)));
+    const names = Object.keys(projectFiles({ projectName: "x", packageSpec: "x", config: validated, engine: args.engine }));
+    const existing = names.filter((f) => existsSync(join(dir, f)));
     if (existing.length && !args.force)
       throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
     mkdirSync(dir, { recursive: true });
+    // Not from the registry: the project depends on a tarball of this very copy, packed beside it.
+    const { dependencyOnSelf } = require("../../engine/package-spec") as typeof import("../../engine/package-spec");
+    const dependency = args.package ? { spec: args.package, note: undefined } : dependencyOnSelf(dir);
+    if (dependency.note) io.info(dependency.note);
+    const files = projectFiles({
+      projectName: sanitize(basename(dir)),
+      packageSpec: dependency.spec,
+      config: validated,
+      engine: args.engine,
+    });
     for (const [name, content] of Object.entries(files)) writeFileAtomic(join(dir, name), content);
     io.result(
-      { dir, files: Object.keys(files), config: CONFIG_FILE },
+      { dir, files: Object.keys(files), config: CONFIG_FILE, engine: args.engine, dependency: dependency.spec, note: dependency.note },
       [
         `wrote ${Object.keys(files).join(", ")} to ${dir}`,
         "",
         "Next:",
         `  cd ${args.dir} && npm install`,
-        `  npx ds-onboard synth --config ${CONFIG_FILE}   # or: npm run synth / cdktf synth`,
+        `  npx ds-onboard synth --config ${CONFIG_FILE} --engine ${args.engine}   # or: npm run synth`,
       ].join("\n"),
     );
     return undefined;

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { ENGINES, type EngineName } from "../../engine/engines";
 import { ExitCode } from "../../errors";
 import { PHASES, type Phase } from "../../migrate/state";
 import { type GlobalArgs, principalFromFlags, principalOptions } from "../options";
@@ -11,6 +12,7 @@ interface MigrateArgs {
   state?: string;
   out?: string;
   dryRun: boolean;
+  engine?: EngineName;
   principalAccount?: string;
   principalArn?: string;
   deploymentRoleName?: string;
@@ -35,6 +37,10 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
         type: "string",
         describe: "where widen and narrow write (default: the config's cdktf.out, or ./migration-trust-policies)",
       })
+      .option("engine", {
+        choices: ENGINES,
+        describe: "the construct framework widen and narrow synthesize with (default: cdktf when installed, else cdktn)",
+      })
       .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; write and change nothing" })
       .example("$0 migrate-external-id discover --config ds-onboard.yaml", "classify every account")
       .example(
@@ -48,7 +54,13 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
       principal: principalFromFlags(args),
       deploymentRoleName: args.deploymentRoleName,
     });
-    const report = await migrate(project, { phase: args.phase, statePath: args.state, out: args.out, dryRun: args.dryRun });
+    const report = await migrate(project, {
+      phase: args.phase,
+      statePath: args.state,
+      out: args.out,
+      dryRun: args.dryRun,
+      engine: args.engine,
+    });
     io.result(report, migrationText(report));
     return report.failed ? ExitCode.failed : ExitCode.ok;
   }),

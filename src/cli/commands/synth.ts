@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { ENGINES, type EngineName } from "../../engine/engines";
 import type { GlobalArgs } from "../options";
 import { command } from "../run";
 
@@ -6,6 +7,7 @@ interface SynthArgs {
   config: string;
   out?: string;
   listAccounts: boolean;
+  engine?: EngineName;
 }
 
 export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
@@ -15,6 +17,10 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
     y
       .option("config", { type: "string", demandOption: true, describe: "the onboarding config (YAML or JSON)" })
       .option("out", { type: "string", describe: "output folder (default: cdktf.out beside the config)" })
+      .option("engine", {
+        choices: ENGINES,
+        describe: "the construct framework: cdktf or cdktn (default: cdktf when installed, else cdktn)",
+      })
       .option("list-accounts", {
         type: "boolean",
         default: false,
@@ -25,7 +31,6 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       GlobalArgs & SynthArgs
     >,
   handler: command<SynthArgs>(async ({ io, session }, args) => {
-    const { synthesizeProject, deployCommands } = require("../../generator/synthesize") as typeof import("../../generator/synthesize");
     const { Project } = require("../../app/project") as typeof import("../../app/project");
     const project = await Project.fromConfig(session, args.config);
     if (args.listAccounts) {
@@ -39,6 +44,8 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       io.result({ accounts: project.accounts, discovery: discovered }, lines.join("\n"));
       return undefined;
     }
+    const { loadEngine } = require("../../engine") as typeof import("../../engine");
+    const { synthesizeProject, deployCommands } = loadEngine(args.engine).generator;
     const result = await synthesizeProject(project, { outdir: args.out });
     const commands = deployCommands(result);
     io.result(
