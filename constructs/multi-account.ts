@@ -3,8 +3,8 @@ import { type App, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
 import { type AccountTarget, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
-import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
 import { addBackend, type StateBackend } from "./backend";
+import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
 import { checkProviderVersion, pinProviderSource } from "./provider-source";
 
 export type { AccountTarget } from "../src/policy/accounts";

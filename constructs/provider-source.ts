@@ -1,44 +1,15 @@
 import { type TerraformStack, Token } from "cdktf";
+import { AWS_PROVIDER_VERSION_RANGE, checkProviderVersion as checkProviderVersionRule } from "../src/policy/provider-version";
 import { ValidationError } from "../src/validation";
 
 /** The AWS provider's fully qualified source, so that Terraform and OpenTofu resolve it alike. */
 export const AWS_PROVIDER_SOURCE = "hashicorp/aws";
 
-/**
- * The AWS provider versions the synthesized stacks accept: every 5.x release from 5.100.0 and
- * every 6.x release. The resources and provider arguments the constructs use (`aws_iam_role`,
- * `aws_iam_policy`, `aws_iam_role_policy_attachment`, `terraform_data`; `region`, `alias`,
- * `allowed_account_ids`, `assume_role`) mean the same in both majors, and Terraform runs of
- * the stacks are tested against provider 5.100.0. @cdktf/provider-aws would otherwise pin the
- * exact version its bindings were generated from (6.25.0), which fails `terraform init`
- * wherever only another release is at hand (a mirror, a lock file, an air-gapped site).
- * A 7.0 release may change these resources, hence the upper bound.
- */
-export const AWS_PROVIDER_VERSION_RANGE = ">= 5.100.0, < 7.0.0";
+export { AWS_PROVIDER_VERSION_RANGE } from "../src/policy/provider-version";
 
-/**
- * One part of a Terraform version constraint: an optional operator and a version of one to
- * three numbers with an optional pre-release suffix (`~> 5.0`, `>= 5.100.0`, `6.25.0`).
- */
-const CONSTRAINT_PART = /^\s*(=|!=|>=|<=|>|<|~>)?\s*\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?\s*$/;
-
-/**
- * Checks that `value` is a plausible Terraform version constraint (comma-separated parts, each
- * an optional operator and a version). Throws a {@link ValidationError} naming `path` otherwise.
- */
+/** {@link checkProviderVersionRule} with cdktf's tokens refused. */
 export function checkProviderVersion(value: unknown, path = "providerVersion"): void {
-  const fix = `Give a Terraform version constraint such as "${AWS_PROVIDER_VERSION_RANGE}" or "~> 6.0", or leave ${path} out for the default`;
-  let problem: string | undefined;
-  if (typeof value !== "string") problem = `must be a string, not ${typeof value}`;
-  else if (Token.isUnresolved(value))
-    problem = "is a token; Terraform reads required_providers before any variable, so it must be a literal";
-  else if (value.trim() === "") problem = "is empty";
-  else {
-    const bad = value.split(",").filter((part) => !CONSTRAINT_PART.test(part));
-    if (bad.length > 0)
-      problem = `"${value}" is not a Terraform version constraint (cannot read ${bad.map((b) => `"${b.trim()}"`).join(", ")})`;
-  }
-  if (problem) throw new ValidationError([{ path, problem, fix }]);
+  checkProviderVersionRule(value, path, (v) => Token.isUnresolved(v));
 }
 
 /**

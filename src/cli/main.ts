@@ -13,6 +13,7 @@ import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
 import { initCommand } from "./commands/init";
 import { migrateCommand } from "./commands/migrate-external-id";
+import { offboardCommand } from "./commands/offboard";
 import { onboardCommand } from "./commands/onboard";
 import { registerCommand } from "./commands/register";
 import { sandboxCommand } from "./commands/sandbox";
@@ -39,6 +40,7 @@ export function buildCli(argv: string[], columns = 100) {
     .command(registerCommand)
     .command(onboardCommand)
     .command(deregisterCommand)
+    .command(offboardCommand)
     .command(migrateCommand)
     .command(demoCommand)
     .command(sandboxCommand)

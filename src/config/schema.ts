@@ -14,7 +14,9 @@ import { isProblem, parseExternalIdSource, SOURCE_FORMS } from "../external-id/s
 import { AUTH_SCHEMES, PRODUCTS } from "../manager/schemes";
 import { parseManagerUrl } from "../manager/url";
 import { checkRegion, planAccounts, REGION_PATTERN } from "../policy/accounts";
+import { checkBackend } from "../policy/backend";
 import type { ManagerPrincipal } from "../policy/principal";
+import { AWS_PROVIDER_VERSION_RANGE, checkProviderVersion } from "../policy/provider-version";
 import { planRole } from "../policy/role";
 import { type ConfigurableRoleOptions, type OptionRule, type OptionShape, ROLE_OPTION_RULES } from "../policy/role-options";
 import {
@@ -138,6 +140,34 @@ export const organizationsSchema = z
   })
   .strict();
 
+const backendSchema = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("local"),
+      directory: z.string().min(1).optional().describe("folder of the state files, relative to the config; default the config's folder"),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("s3"),
+      bucket: z.string().describe("the bucket"),
+      keyPrefix: z.string().optional().describe('each stack\'s key is <keyPrefix><stack>.tfstate; default "ds-onboard/"'),
+      region: region.optional().describe("the bucket's region; default the stacks' region"),
+      useLockfile: z.boolean().optional().describe("lock with a .tflock object beside the state (Terraform/OpenTofu 1.10+); default true"),
+      encrypt: z.boolean().optional().describe("default true"),
+      endpoint: z.string().optional().describe("an S3-compatible endpoint instead of AWS's; default AWS"),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("remote"),
+      organization: z.string().describe("the HCP Terraform / Terraform Enterprise organization"),
+      workspacePrefix: z.string().optional().describe('each stack\'s workspace is <workspacePrefix><stack>; default "ds-onboard-"'),
+      hostname: z.string().optional().describe('default "app.terraform.io"'),
+    })
+    .strict(),
+]);
+
 export const deploymentSchema = z
   .object({
     layout: z.enum(["single-stack", "stack-per-account"]).optional().describe("default single-stack"),
@@ -148,6 +178,16 @@ export const deploymentSchema = z
       .describe("default deep-security-roles"),
     deploymentRoleName: roleName.optional().describe("role Terraform assumes in each account; default OrganizationAccountAccessRole"),
     region: region.optional().describe("default us-east-1"),
+    providerVersion: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(`the hashicorp/aws version constraint of every stack; default "${AWS_PROVIDER_VERSION_RANGE}"`),
+    backend: backendSchema.optional().describe("where each stack keeps its Terraform state; default a local file beside the config"),
+    removedAccounts: z
+      .enum(["deregister", "keep"])
+      .optional()
+      .describe("what `ds-onboard offboard` does with the connector of an account that left: deregister it (default) or keep it"),
     registration: z
       .object({
         command: z.string().min(1).optional().describe('how to run ds-onboard at apply time; default "npx --no-install ds-onboard"'),
@@ -187,6 +227,23 @@ export const configSchema = z
       });
     }
     for (const issue of crossFieldIssues(config)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    // The constructs' own checks of the deployment settings.
+    const d = config.deployment;
+    for (const issue of d?.backend ? checkBackend(d.backend, "") : []) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["deployment", "backend", ...issue.path.split(".")],
+        message: `${issue.problem}. ${issue.fix}`,
+      });
+    }
+    if (d?.providerVersion !== undefined) {
+      try {
+        checkProviderVersion(d.providerVersion, "providerVersion");
+      } catch (error) {
+        for (const i of (error as ValidationError).issues)
+          ctx.addIssue({ code: "custom", path: ["deployment", "providerVersion"], message: `${i.problem}. ${i.fix}` });
+      }
+    }
   });
 
 export type OnboardingConfig = z.infer<typeof configSchema>;

@@ -33,7 +33,10 @@ export interface Manifest {
   readonly retired: readonly RetiredAccount[];
 }
 
-export const MANIFEST_FILE = "ds-onboard.manifest.json";
+/** The record of what the last synthesis of a config wrote: `<config>.accounts.json` beside it. */
+export function manifestPathOf(configPath: string): string {
+  return `${configPath.replace(/\.(ya?ml|json)$/, "")}.accounts.json`;
+}
 
 export interface LifecyclePlan {
   readonly added: readonly string[];
@@ -42,6 +45,8 @@ export interface LifecyclePlan {
   readonly removed: readonly string[];
   /** Every account whose provider is kept for its resources' removal (removed now or before). */
   readonly retired: readonly RetiredAccount[];
+  /** Retired accounts dropped now: their resources are gone (or they were forgotten). */
+  readonly dropped: readonly RetiredAccount[];
   readonly manifest: Manifest;
 }
 
@@ -60,15 +65,18 @@ export function planLifecycle(
   const added = current.filter((a) => !before.has(a.accountId)).map((a) => a.accountId);
   const kept = current.filter((a) => before.has(a.accountId)).map((a) => a.accountId);
   const removedNow = [...before.values()].filter((a) => !currentIds.has(a.accountId));
-  const retired: RetiredAccount[] = [
+  const leaving: RetiredAccount[] = [
     ...(previous?.retired ?? []).filter((a) => !currentIds.has(a.accountId) && !before.has(a.accountId)),
     ...removedNow.map((a) => ({ ...a, since: now })),
-  ].filter((a) => !(options.gone?.(a) ?? false));
+  ];
+  const isGone = (a: RetiredAccount) => options.gone?.(a) ?? false;
+  const retired = leaving.filter((a) => !isGone(a));
   return {
     added,
     kept,
     removed: removedNow.map((a) => a.accountId),
     retired,
+    dropped: leaving.filter(isGone),
     manifest: { version: 1, accounts: current, retired },
   };
 }

@@ -6,7 +6,7 @@
  * `ds-onboard synth` and the `main.ts` of a project made by `ds-onboard init` both call
  * `synthesizeOnboarding`, so that they write the same output.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { settingsFromEnvironment } from "../app/environment";
 import { stderrLog } from "../app/log";
@@ -14,7 +14,21 @@ import { Project } from "../app/project";
 import { Session } from "../app/session";
 import type { AccountDecision } from "../aws/organizations";
 import { ExitCode, UsageError, UserError } from "../errors";
-import type { AccountTarget } from "../policy/accounts";
+import { writeFileAtomic } from "../files";
+import { type AccountTarget, DEFAULT_DEPLOYMENT_ROLE_NAME, DEFAULT_REGION, deploymentRoleArn } from "../policy/accounts";
+import {
+  type LifecyclePlan,
+  type Manifest,
+  type ManifestAccount,
+  manifestPathOf,
+  parseManifest,
+  planLifecycle,
+  type RetiredAccount,
+  stateHoldsAccount,
+} from "./lifecycle";
+
+export { manifestPathOf };
+
 import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
@@ -31,6 +45,11 @@ export interface SynthesizeOptions {
    * tenant's). `undefined` for an account keeps the tenant's alone. @default none
    */
   readonly accountExternalIds?: (accountId: string, tenantExternalId: string) => string[] | undefined;
+  /**
+   * Accounts that left and whose resources cannot be destroyed (a closed account): forget them
+   * (then remove their resources from the state by hand). @default none
+   */
+  readonly forgetRemoved?: readonly string[];
 }
 
 export interface SynthesizedStack {
@@ -49,8 +68,19 @@ export interface SynthesisResult {
   readonly maskedExternalId?: string;
   /** Organizations decisions, when discovery ran. */
   readonly discovery?: readonly AccountDecision[];
-  /** Stack folders left in the output that the config no longer has (destroy them first). */
+  /** Stack folders left in the output that the config no longer has and no record names. */
   readonly staleStacks?: readonly string[];
+  /** Stacks of accounts that left, kept with only their provider until an apply destroys the rest. */
+  readonly retiredStacks?: readonly { readonly name: string; readonly dir: string }[];
+  /** Accounts added, kept and removed since the last synthesis; retired: still being removed. */
+  readonly lifecycle?: {
+    readonly added: readonly string[];
+    readonly kept: readonly string[];
+    readonly removed: readonly string[];
+    readonly retired: readonly string[];
+  };
+  /** The record of this synthesis' accounts. */
+  readonly manifestPath?: string;
 }
 
 /**
@@ -89,59 +119,140 @@ export async function synthesizeProject(
   const { externalId, source } = await project.externalId();
   log.debug(`external ID ${maskExternalId(externalId)} from ${source}`);
 
+  const config = loaded.config;
+  const deployment = config.deployment ?? {};
+  const layout = deployment.layout ?? "single-stack";
+  const stackName = deployment.stackName ?? "deep-security-roles";
+  const stackOf = (accountId: string) => (layout === "single-stack" ? stackName : `${stackName}-${accountId}`);
+
+  // Accounts joining and leaving: compare with what the last synthesis wrote.
+  const manifestPath = manifestPathOf(loaded.path);
+  const stateDir = resolve(loaded.dir, deployment.backend?.type === "local" ? (deployment.backend.directory ?? ".") : ".");
+  const localState = (deployment.backend?.type ?? "local") === "local";
+  const forget = new Set(options.forgetRemoved ?? []);
+  const lifecycle = planLifecycle(readManifest(manifestPath), manifestAccounts(project, stackOf), {
+    // A retired account is dropped once its resources are gone from a local state (or when told).
+    gone: (r) => forget.has(r.accountId) || (localState && !localStateHolds(join(stateDir, `terraform.${r.stack}.tfstate`), r, layout)),
+  });
+  for (const line of lifecycleLines(lifecycle, loaded.path)) log.info(line);
+
   // cdktf and the constructs load only here: listing accounts does not pay for them.
-  const { App, LocalBackend } = require("cdktf") as typeof import("cdktf");
+  const { App } = require("cdktf") as typeof import("cdktf");
   const { addAccountStacks } = require("../../constructs/multi-account") as typeof import("../../constructs/multi-account");
   const staging = `${outdir}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
     const app = new App({ outdir: staging, skipValidation: false });
-    const config = loaded.config;
     const withOwnIds = options.accountExternalIds
       ? accounts.map((a) => ({ ...a, externalIds: options.accountExternalIds!(a.accountId, externalId) }))
       : accounts;
+    // Local state lives beside the config, outside the output folder, by a relative path: the
+    // project can move, and re-synthesizing never touches it.
+    const backend =
+      deployment.backend?.type === "s3" || deployment.backend?.type === "remote"
+        ? deployment.backend
+        : { type: "local" as const, directory: relative(join(outdir, "stacks", "stack"), stateDir) || "." };
     const stacks = addAccountStacks(app, {
       ...project.role,
       externalIds: [externalId],
       accounts: withOwnIds,
-      deploymentRoleName: config.deployment?.deploymentRoleName,
-      region: config.deployment?.region,
-      layout: config.deployment?.layout,
-      stackName: config.deployment?.stackName,
-      registration: config.deployment?.registration && { ...config.deployment.registration, managerUrl: config.manager?.url },
+      deploymentRoleName: deployment.deploymentRoleName,
+      region: deployment.region,
+      layout,
+      stackName,
+      providerVersion: deployment.providerVersion,
+      backend,
+      retiredAccounts: lifecycle.retired,
+      registration: deployment.registration && { ...deployment.registration, managerUrl: config.manager?.url },
     });
-    for (const stack of stacks) {
-      // State lives beside the config, outside the output folder, by a relative path: the
-      // project can move, and re-synthesizing never touches it.
-      const stackDir = join(outdir, "stacks", stack.node.id);
-      new LocalBackend(stack, { path: relative(stackDir, join(loaded.dir, `terraform.${stack.node.id}.tfstate`)) });
-    }
     app.synth();
     const names = new Set(stacks.map((s) => s.node.id));
-    const staleStacks = existsSync(join(outdir, "stacks")) ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n)) : [];
+    const retiredStacks = new Set(lifecycle.retired.map((r) => r.stack));
+    const dropped = new Set(lifecycle.dropped.map((d) => d.stack));
+    const staleStacks = existsSync(join(outdir, "stacks"))
+      ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n) && !dropped.has(n))
+      : [];
     for (const name of staleStacks) {
       log.warn(
-        `stack ${name} in ${outdir} is no longer in the config; if it was deployed, destroy it (its state is terraform.${name}.tfstate beside the config) before removing its folder`,
+        `stack ${name} in ${outdir} is no longer in the config and ds-onboard has no record of its account; if it was deployed, destroy it (terraform -chdir=${join(outdir, "stacks", name)} destroy) before removing its folder`,
       );
     }
     publish(staging, outdir);
+    // A retired account's own stack whose resources are gone: its folder goes too (its state file stays).
+    for (const d of lifecycle.dropped)
+      if (layout !== "single-stack") rmSync(join(outdir, "stacks", d.stack), { recursive: true, force: true });
+    writeFileAtomic(manifestPath, `${JSON.stringify(lifecycle.manifest, null, 2)}\n`);
+    const current = stacks.filter((s) => !retiredStacks.has(s.node.id) || layout === "single-stack");
     return {
       outdir,
-      stacks: stacks.map((s, i) => ({
+      stacks: current.map((s) => ({
         name: s.node.id,
         dir: join(outdir, "stacks", s.node.id),
-        // stack-per-account makes one stack per account, in the order of the accounts
-        accountIds: stacks.length === 1 ? accounts.map((a) => a.accountId) : [accounts[i].accountId],
+        accountIds: layout === "single-stack" ? accounts.map((a) => a.accountId) : [s.node.id.slice(stackName.length + 1)],
       })),
+      retiredStacks: layout === "single-stack" ? [] : [...retiredStacks].map((name) => ({ name, dir: join(outdir, "stacks", name) })),
       accounts,
       externalIdSource: source,
       maskedExternalId: maskExternalId(externalId),
       discovery,
       staleStacks,
+      lifecycle: {
+        added: lifecycle.added,
+        kept: lifecycle.kept,
+        removed: lifecycle.removed,
+        retired: lifecycle.retired.map((r) => r.accountId),
+      },
+      manifestPath,
     };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+function readManifest(path: string): Manifest | undefined {
+  if (!existsSync(path)) return undefined;
+  const manifest = parseManifest(readFileSync(path, "utf8"));
+  if (!manifest) {
+    throw new UsageError(
+      `${path} is not a ds-onboard accounts record (truncated or edited?); nothing was written. Restore it from version control, or delete it: then accounts removed since the last synthesis are no longer known, and their deployed roles must be destroyed by hand.`,
+    );
+  }
+  return manifest;
+}
+
+/** The accounts of now, with what their providers need. */
+function manifestAccounts(project: Project, stackOf: (accountId: string) => string): ManifestAccount[] {
+  const config = project.config!.config;
+  const partition = config.role?.partition ?? "aws";
+  const defaultRole = config.deployment?.deploymentRoleName ?? DEFAULT_DEPLOYMENT_ROLE_NAME;
+  return project.accounts.map((a) => ({
+    accountId: a.accountId,
+    ...(a.displayName ? { displayName: a.displayName } : {}),
+    deploymentRoleArn: a.deploymentRoleArn ?? deploymentRoleArn(partition, a.accountId, a.deploymentRoleName ?? defaultRole),
+    region: a.region ?? config.deployment?.region ?? DEFAULT_REGION,
+    stack: stackOf(a.accountId),
+  }));
+}
+
+function localStateHolds(statePath: string, account: RetiredAccount, layout: string): boolean {
+  if (!existsSync(statePath)) return false;
+  return stateHoldsAccount(readFileSync(statePath, "utf8"), account.accountId, layout !== "single-stack");
+}
+
+/** What a synthesis will add, keep and remove, said before anything is written. */
+export function lifecycleLines(plan: LifecyclePlan, configPath: string): string[] {
+  const list = (ids: readonly string[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(", ")} and ${ids.length - 8} more` : ids.join(", "));
+  const lines = [
+    `accounts: ${plan.added.length} to add${plan.added.length ? ` (${list(plan.added)})` : ""}, ${plan.kept.length} kept, ${plan.removed.length} removed${plan.removed.length ? ` (${list(plan.removed)})` : ""}`,
+  ];
+  for (const r of plan.dropped)
+    lines.push(`  account ${r.accountId} left earlier and its resources are gone from the state: it is forgotten`);
+  for (const r of plan.retired) {
+    lines.push(
+      `  account ${r.accountId} left the config or the organization: its AWS provider stays in stack ${r.stack}, without resources, so that the next apply destroys its role. Deregister its connector first: ds-onboard offboard --config ${configPath} (or keep it: deployment.removedAccounts: keep).`,
+    );
+  }
+  return lines;
 }
 
 /** Fails early, before any work, when the output folder cannot be written. */

@@ -8,6 +8,7 @@ interface SynthArgs {
   out?: string;
   listAccounts: boolean;
   engine?: EngineName;
+  forgetRemoved?: string[];
 }
 
 export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
@@ -20,6 +21,12 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       .option("engine", {
         choices: ENGINES,
         describe: "the construct framework: cdktf or cdktn (default: cdktf when installed, else cdktn)",
+      })
+      .option("forget-removed", {
+        type: "string",
+        array: true,
+        describe:
+          "an account that left whose resources cannot be destroyed (e.g. closed): stop keeping its provider (then remove its resources from the state by hand)",
       })
       .option("list-accounts", {
         type: "boolean",
@@ -46,7 +53,7 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
     }
     const { loadEngine } = require("../../engine") as typeof import("../../engine");
     const { synthesizeProject, deployCommands } = loadEngine(args.engine).generator;
-    const result = await synthesizeProject(project, { outdir: args.out });
+    const result = await synthesizeProject(project, { outdir: args.out, forgetRemoved: args.forgetRemoved });
     const commands = deployCommands(result);
     io.result(
       {
@@ -56,12 +63,17 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
         externalIdSource: result.externalIdSource,
         externalId: result.maskedExternalId,
         staleStacks: result.staleStacks,
+        retiredStacks: result.retiredStacks,
+        lifecycle: result.lifecycle,
         deployCommands: commands,
       },
       [
         `wrote ${result.stacks.length} stack(s) for ${result.accounts.length} account(s) to ${result.outdir} (external ID ${result.maskedExternalId} from ${result.externalIdSource})`,
         ...result.stacks.slice(0, 20).map((s) => `  ${s.name}  ${s.accountIds.length} account(s)  ${s.dir}/cdk.tf.json`),
         ...(result.stacks.length > 20 ? [`  ... and ${result.stacks.length - 20} more`] : []),
+        ...(result.retiredStacks ?? []).map(
+          (s) => `  ${s.name}  retired: only its provider, so that apply destroys what is left  ${s.dir}/cdk.tf.json`,
+        ),
         "",
         "Deploy with one of:",
         ...commands.map((c) => `  ${c}`),
