@@ -1,7 +1,9 @@
 /**
  * A local AWS endpoint on 127.0.0.1 for the sandbox and the tests: the real AWS SDK v3 clients
  * talk to it through `AWS_ENDPOINT_URL`. It speaks the AWS JSON protocol (SSM, Secrets Manager,
- * Organizations) and the query protocols (STS, IAM, EC2) for the calls ds-onboard makes.
+ * Organizations) and the query protocols (STS, IAM, EC2) for the calls ds-onboard makes, and
+ * S3's REST protocol ({@link LocalS3}: what Terraform's S3 backend calls), told apart by the
+ * service `s3` in the SigV4 credential scope.
  * Signatures are not checked; the caller is told apart by the access key ID in the SigV4
  * credential scope: a key from AssumeRole is that session, other keys map to `identities`.
  */
@@ -9,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { AwsFault, LocalIam, type LocalPolicy, type LocalPolicyVersion, type LocalRole } from "./iam";
 import { closeServer, listenOnLoopback } from "./listen";
+import { LocalS3 } from "./s3";
 import { createDeploymentRole, DEFAULT_DEPLOYMENT_ROLE, SANDBOX_PIPELINE_ACCOUNT } from "./seed";
 
 export interface LocalAwsOptions {
@@ -82,6 +85,8 @@ export class LocalAws {
   readonly calls = new Map<string, number>();
   /** Roles, policies and sessions, per account. */
   readonly iam = new LocalIam();
+  /** Buckets and objects (S3 requests); `createBucket` makes one. */
+  readonly s3: LocalS3;
   /** The organization Organizations calls read; none by default. */
   organization?: LocalOrganization;
   /** Share of Organizations calls answered TooManyRequestsException (throttling). */
@@ -91,6 +96,7 @@ export class LocalAws {
 
   private constructor(private readonly options: LocalAwsOptions) {
     this.identities = new Map(Object.entries(options.identities ?? {}));
+    this.s3 = new LocalS3(options.region ?? "us-east-1");
   }
 
   static async start(options: LocalAwsOptions = {}): Promise<LocalAws> {
@@ -115,8 +121,13 @@ export class LocalAws {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
+    const raw = Buffer.concat(chunks);
     const caller = this.caller(req);
+    if (credentialScope(req)?.service === "s3") {
+      this.s3.handle(req, res, raw, caller.account, (operation) => this.count(`s3.${operation}`));
+      return;
+    }
+    const body = raw.toString("utf8");
     const target = req.headers["x-amz-target"];
     if (typeof target === "string") {
       const [prefix, action] = target.split(".");
