@@ -1,4 +1,11 @@
-/** @type {import('jest').Config} */
+/**
+ * DS_ONBOARD_ENGINE=cdktn runs the same tests on CDK Terrain: every import of cdktf and of its
+ * AWS provider bindings, in the sources and in the tests, resolves to cdktn's instead.
+ * @type {import('jest').Config}
+ */
+const engine = process.env.DS_ONBOARD_ENGINE ?? "cdktf";
+if (!["cdktf", "cdktn"].includes(engine)) throw new Error(`DS_ONBOARD_ENGINE=${engine}: use cdktf or cdktn`);
+
 module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
@@ -6,6 +13,10 @@ module.exports = {
   transform: {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
+  moduleNameMapper:
+    engine === "cdktn"
+      ? { "^cdktf$": "cdktn", "^cdktf/(.*)$": "cdktn/$1", "^@cdktf/provider-aws/(.*)$": "@cdktn/provider-aws/$1" }
+      : {},
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
   testTimeout: 30000,
 };
