@@ -56,6 +56,8 @@ export class Session {
     this.settings = { ...settings };
     // Known before anything can print: a key that reaches a message by mistake is still redacted.
     log.addSecret(settings.apiKey?.value.trim());
+    // An external ID given outright is shown nowhere either (a server may echo it in an error).
+    log.addSecret(settings.externalId?.value.trim());
   }
 
   get timeoutSeconds(): number {
@@ -137,6 +139,8 @@ export class Session {
       readTimeoutMs: this.timeoutSeconds * 1000,
       log: (event) => this.log.debug(formatEvent(event)),
     });
+    const explicitId = this.settings.externalId?.value.trim();
+    if (explicitId) this.client.addSecret(explicitId);
     this.log.debug(`manager ${url.href} (auth ${auth}${ca ? `, CA bundle ${ca.value}` : ""})`);
     return this.client;
   }

@@ -28,7 +28,7 @@ export interface GlobalArgs {
 /** A whole number within bounds: counts such as `--concurrency`. */
 export function integer(flag: string, min: number, max: number) {
   return (value: unknown): number => {
-    const n = typeof value === "number" ? value : Number(value);
+    const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}.`);
     }
@@ -39,7 +39,7 @@ export function integer(flag: string, min: number, max: number) {
 /** Seconds within bounds: `--timeout`, `--propagation-timeout`... */
 export function seconds(flag: string, min: number, max: number, options: { exclusiveMin?: boolean } = {}) {
   return (value: unknown): number => {
-    const n = typeof value === "number" ? value : Number(value);
+    const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
     const low = options.exclusiveMin ? n > min : n >= min;
     if (!Number.isFinite(n) || !low || n > max) {
       throw new UsageError(
@@ -86,10 +86,16 @@ export function globalOptions<T>(y: Argv<T>) {
     },
     insecure: { type: "boolean", describe: "skip TLS verification (warns every time)", global: true },
     timeout: {
-      type: "number",
+      type: "string",
       default: 30,
       coerce: seconds("timeout", 0, 3600, { exclusiveMin: true }),
       describe: "seconds one manager request may take (headers and body); each is tried at most 5 times",
+      global: true,
+    },
+    deadline: {
+      type: "string",
+      coerce: seconds("deadline", 0, 7 * 24 * 3600, { exclusiveMin: true }),
+      describe: "seconds the whole command may take; past it, it stops with exit code 1 and says what was done (a rerun continues)",
       global: true,
     },
     output: {
@@ -163,7 +169,7 @@ export function targetOptions<T>(y: Argv<T>) {
       describe:
         "with --role-arn: the roles grant the WorkSpaces actions, and connectors enable WorkSpaces (--no-include-workspaces: neither)",
     })
-    .option("concurrency", { type: "number", default: 8, coerce: integer("concurrency", 1, 256), describe: "accounts handled at once" });
+    .option("concurrency", { type: "string", default: 8, coerce: integer("concurrency", 1, 256), describe: "accounts handled at once" });
 }
 
 /** The trusted principal given by flags: an on-premises manager's role or account, else Workload Security. */
@@ -201,7 +207,7 @@ export function verifyOptions<T>(y: Argv<T>) {
       describe: "a role that is (or is in the account of) the trusted principal, to run the assume-role check as",
     })
     .option("propagation-timeout", {
-      type: "number",
+      type: "string",
       default: 60,
       coerce: seconds("propagation-timeout", 0, 3600),
       describe: "seconds to wait for a new role to be visible and assumable",
@@ -225,7 +231,7 @@ export function registerOptions<T>(y: Argv<T>) {
       describe: "delete connectors that duplicate an account's connector for the same role (found from earlier runs; always reported)",
     })
     .option("assume-retry-timeout", {
-      type: "number",
+      type: "string",
       default: 180,
       coerce: seconds("assume-retry-timeout", 0, 3600),
       describe: "seconds to retry while the manager cannot assume a new role (IAM propagation)",

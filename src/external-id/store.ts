@@ -21,6 +21,7 @@ export class StoredFileConflictError extends UsageError {
       found === "not a regular file"
         ? `Nothing was written: ${path} exists and is not a regular file (a folder, device or socket). Choose a file path.`
         : `Nothing was written: ${path} already exists and holds ${found === "another value" ? "something other than this external ID (another ID, or other data)" : "content that could not be read to compare"}. Replacing it could destroy a value still in use. Check what the file is for; to replace it anyway, force the write; or choose another file.`,
+      { errorCode: "store-would-replace" },
     );
     this.name = "StoredFileConflictError";
   }

@@ -376,7 +376,7 @@ export class ManagerTransport {
     const where = location ? ` to "${location}"` : "";
     return new ManagerError(
       "redirect",
-      `The manager answered ${method} ${this.url(path).pathname} with a redirect (HTTP ${result.status})${where}. It was not followed, so that the API key is not sent to another address. If the new address is the manager's, use it as the manager URL.`,
+      `The manager at ${this.baseUrl.href} answered ${method} ${this.url(path).pathname} with a redirect (HTTP ${result.status})${where}. It was not followed, so that the API key is not sent to another address. If the new address is the manager's, use it as the manager URL.`,
       { status: result.status, method, path, location, attempts: result.attempts },
     );
   }

@@ -21,7 +21,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       .option("out", { type: "string", describe: "where to write the Terraform JSON (default: a temporary folder)" })
       .option("engine", { choices: ENGINES, describe: "the construct framework (default: cdktf when installed, else cdktn)" })
       .option("propagation-delay", {
-        type: "number",
+        type: "string",
         default: 1.5,
         coerce: seconds("propagation-delay", 0, 600),
         describe: "seconds before a new role can be assumed (IAM propagation) in the sandbox",

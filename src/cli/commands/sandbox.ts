@@ -37,9 +37,9 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
   builder: (y) =>
     y
       .option("host", { type: "string", default: "127.0.0.1", describe: "loopback address to listen on" })
-      .option("port", { type: "number", default: 4119, coerce: integer("port", 0, 65535), describe: "manager port (0: any free port)" })
+      .option("port", { type: "string", default: 4119, coerce: integer("port", 0, 65535), describe: "manager port (0: any free port)" })
       .option("aws-port", {
-        type: "number",
+        type: "string",
         default: 4120,
         coerce: integer("aws-port", 0, 65535),
         describe: "local AWS endpoint port (0: any free port)",
