@@ -14,9 +14,7 @@ module.exports = {
     "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
   },
   moduleNameMapper:
-    engine === "cdktn"
-      ? { "^cdktf$": "cdktn", "^cdktf/(.*)$": "cdktn/$1", "^@cdktf/provider-aws/(.*)$": "@cdktn/provider-aws/$1" }
-      : {},
+    engine === "cdktn" ? { "^cdktf$": "cdktn", "^cdktf/(.*)$": "cdktn/$1", "^@cdktf/provider-aws/(.*)$": "@cdktn/provider-aws/$1" } : {},
   setupFilesAfterEnv: ["<rootDir>/test/setup.ts"],
   testTimeout: 30000,
 };
