@@ -95,66 +95,72 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
         );
       throw error;
     }
-    const { manager, aws } = sandbox;
-    aws.iam.propagationDelayMs = args.propagationDelay * 1000;
-    for (const spec of args.legacyConnector ?? []) {
-      const at = spec.lastIndexOf("=");
-      const arn = spec.slice(0, at);
-      const { checkIamArn, checkExternalId } = require("../../validation") as typeof import("../../validation");
-      const problem =
-        at < 0
-          ? { problem: "is not <role ARN>=<external ID>", fix: "Write e.g. arn:aws:iam::111122223333:role/DS=my-old-id" }
-          : (checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1)));
-      if (problem) throw new UsageError(`--legacy-connector ${arn}: ${problem.problem}. ${problem.fix}.`);
-      const c = manager.addLegacyConnector({ crossAccountRoleArn: arn, externalId: spec.slice(at + 1) });
-      io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
-    }
-    for (const path of args.load ?? []) {
-      const files = statSync(path).isDirectory()
-        ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json"))
-        : [path];
-      for (const file of files) {
-        const roles = seedFromTerraform(aws.iam, JSON.parse(readFileSync(file, "utf8")));
-        io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);
+    // Whatever fails from here on (a bad --legacy-connector, an unreadable --load) stops the servers.
+    try {
+      const { manager, aws } = sandbox;
+      aws.iam.propagationDelayMs = args.propagationDelay * 1000;
+      for (const spec of args.legacyConnector ?? []) {
+        const at = spec.lastIndexOf("=");
+        const arn = spec.slice(0, at);
+        const { checkIamArn, checkExternalId } = require("../../validation") as typeof import("../../validation");
+        const problem =
+          at < 0
+            ? { problem: "is not <role ARN>=<external ID>", fix: "Write e.g. arn:aws:iam::111122223333:role/DS=my-old-id" }
+            : (checkIamArn(arn, ["role"]) ?? checkExternalId(spec.slice(at + 1)));
+        if (problem) throw new UsageError(`--legacy-connector ${arn}: ${problem.problem}. ${problem.fix}.`);
+        const c = manager.addLegacyConnector({ crossAccountRoleArn: arn, externalId: spec.slice(at + 1) });
+        io.info(`added legacy connector ${c.ID} for ${arn} (user-defined external ID ${maskExternalId(spec.slice(at + 1))})`);
       }
+      for (const path of args.load ?? []) {
+        const files = statSync(path).isDirectory()
+          ? readdirSync(join(path, "stacks")).map((s) => join(path, "stacks", s, "cdk.tf.json"))
+          : [path];
+        for (const file of files) {
+          const roles = seedFromTerraform(aws.iam, JSON.parse(readFileSync(file, "utf8")));
+          io.info(`loaded ${roles.length} role(s) from ${file} (standing in for cdktf deploy)`);
+        }
+      }
+      let caBundle: string | undefined;
+      if (manager.caCertificate) {
+        caBundle = join(tmpdir(), `ds-onboard-sandbox-ca-${process.pid}.pem`);
+        writeFileAtomic(caBundle, manager.caCertificate, 0o644);
+      }
+      const env: Record<string, string> = {
+        DS_MANAGER_URL: manager.url,
+        DS_API_KEY: manager.keys.admin,
+        ...(caBundle ? { DS_CA_BUNDLE: caBundle } : {}),
+        AWS_ENDPOINT_URL: aws.url,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "AKIASANDBOX000000000",
+        AWS_SECRET_ACCESS_KEY: "sandbox-secret",
+      };
+      const text = [
+        `sandbox manager     ${manager.url}`,
+        `  tenant external ID  ${maskExternalId(manager.externalId)} (print it with \`ds-onboard external-id get\`)`,
+        `  administrator key   ${manager.keys.admin}`,
+        `  restricted key      ${manager.keys.restricted} (its role may not view the external ID)`,
+        ...(caBundle ? [`  CA certificate      ${caBundle}`] : []),
+        `local AWS endpoint  ${aws.url} (STS, IAM, EC2, SSM, Secrets Manager, Organizations)`,
+        "",
+        "Paste into another shell:",
+        ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
+        "",
+        "Press Ctrl+C to stop.",
+      ].join("\n");
+      // Listen for the stop signal before saying we are ready: a script may send it at once.
+      handleSignalsInCommand();
+      const stopped = new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
+      await stopped;
+      await sandbox.stop();
+      io.info("sandbox stopped");
+    } catch (error) {
+      await sandbox.stop();
+      throw error;
     }
-    let caBundle: string | undefined;
-    if (manager.caCertificate) {
-      caBundle = join(tmpdir(), `ds-onboard-sandbox-ca-${process.pid}.pem`);
-      writeFileAtomic(caBundle, manager.caCertificate, 0o644);
-    }
-    const env: Record<string, string> = {
-      DS_MANAGER_URL: manager.url,
-      DS_API_KEY: manager.keys.admin,
-      ...(caBundle ? { DS_CA_BUNDLE: caBundle } : {}),
-      AWS_ENDPOINT_URL: aws.url,
-      AWS_REGION: "us-east-1",
-      AWS_ACCESS_KEY_ID: "AKIASANDBOX000000000",
-      AWS_SECRET_ACCESS_KEY: "sandbox-secret",
-    };
-    const text = [
-      `sandbox manager     ${manager.url}`,
-      `  tenant external ID  ${maskExternalId(manager.externalId)} (print it with \`ds-onboard external-id get\`)`,
-      `  administrator key   ${manager.keys.admin}`,
-      `  restricted key      ${manager.keys.restricted} (its role may not view the external ID)`,
-      ...(caBundle ? [`  CA certificate      ${caBundle}`] : []),
-      `local AWS endpoint  ${aws.url} (STS, IAM, EC2, SSM, Secrets Manager, Organizations)`,
-      "",
-      "Paste into another shell:",
-      ...Object.entries(env).map(([k, v]) => `export ${k}='${v}'`),
-      "",
-      "Press Ctrl+C to stop.",
-    ].join("\n");
-    // Listen for the stop signal before saying we are ready: a script may send it at once.
-    handleSignalsInCommand();
-    const stopped = new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
-    io.result({ managerUrl: manager.url, keys: manager.keys, awsEndpointUrl: aws.url, caBundle, env }, text);
-    await stopped;
-    await sandbox.stop();
-    io.info("sandbox stopped");
     return undefined;
   }),
 };
