@@ -10,6 +10,7 @@ interface DemoArgs {
   out?: string;
   propagationDelay: number;
   engine?: EngineName;
+  deploy: "auto" | "terraform" | "load";
 }
 
 export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
@@ -20,6 +21,12 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       .option("config", { type: "string", describe: "onboarding config to use (default: the bundled examples/demo/ds-onboard.yaml)" })
       .option("out", { type: "string", describe: "where to write the Terraform JSON (default: a temporary folder)" })
       .option("engine", { choices: ENGINES, describe: "the construct framework (default: cdktf when installed, else cdktn)" })
+      .option("deploy", {
+        choices: ["auto", "terraform", "load"] as const,
+        default: "auto" as const,
+        describe:
+          "how the roles reach the local AWS endpoint: terraform (init and apply, fails when Terraform cannot run), load (directly, standing in for the deploy), or auto (terraform when it is on PATH and terraform init can install hashicorp/aws, else load)",
+      })
       .option("propagation-delay", {
         type: "string",
         default: 1.5,
@@ -33,6 +40,7 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       out: args.out,
       propagationDelaySeconds: args.propagationDelay,
       engine: args.engine,
+      deploy: args.deploy,
       log: io,
     });
     io.result(
@@ -42,9 +50,10 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
         outdir: report.outdir,
         accounts: report.rows,
         connectors: report.connectors,
+        deploy: report.deploy,
         verify: report.verified,
       },
-      `${onboardTable(report.rows)}\n\nThe sandbox manager now holds ${report.connectors} AWS connector(s). Done in ${report.seconds.toFixed(1)} s.\nNext: \`ds-onboard init\` for your own project, or \`ds-onboard sandbox\` to try the commands one by one.`,
+      `${onboardTable(report.rows)}\n\nDeployed by ${report.deploy.method === "terraform" ? `Terraform${report.deploy.terraformVersion ? ` ${report.deploy.terraformVersion}` : ""} (init and apply against the local AWS endpoint)` : `loading the roles directly, standing in for the deploy (${report.deploy.reason.split(":")[0]})`} in ${report.deploy.seconds.toFixed(1)} s.\n\nThe sandbox manager now holds ${report.connectors} AWS connector(s). Done in ${report.seconds.toFixed(1)} s.\nNext: \`ds-onboard init\` for your own project, or \`ds-onboard sandbox\` to try the commands one by one.`,
     );
     return report.ok ? ExitCode.ok : ExitCode.failed;
   }),
