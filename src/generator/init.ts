@@ -89,10 +89,13 @@ export DS_API_KEY=...       # never in the config
 npx ds-onboard synth --config ${CONFIG_FILE} --list-accounts   # what will be onboarded, and why
 npm run synth               # or: ${cli} synth (same output; ${cli} comes with ${engine.cli.package})
 ${cli} deploy '*'            # or: terraform -chdir=cdktf.out/stacks/<stack> init && terraform -chdir=... apply (tofu alike)
+                            # with the provider from a filesystem mirror: ${cli} deploy '*' --skip-provider-lock
 \`\`\`
 
 Terraform state is written beside this file (\`terraform.<stack>.tfstate\`) and ignored by git;
-for a team, configure a remote backend.
+for a team, set \`deployment.backend\` in ${CONFIG_FILE} (S3 with native locking, or HCP Terraform).
+Commit \`ds-onboard.accounts.json\` (written by each synthesis): it is how the next synthesis
+knows which accounts left, so that their roles are destroyed instead of forgotten.
 `,
   };
 }
