@@ -130,6 +130,10 @@ async function verifyOne(
 ): Promise<Omit<VerifyResult, "ms">> {
   const notRun = (why: string): CheckResult => ({ status: "not-run", detail: why });
   const base = { accountId: target.accountId, roleArn: target.roleArn, displayName: target.displayName };
+  const unreadable = (role: CheckResult): Omit<VerifyResult, "ms"> => {
+    const skipped = notRun("the role could not be read");
+    return { ...base, ok: false, checks: { role, trust: skipped, permissions: skipped, assumeRole: skipped } };
+  };
   const deadline = Date.now() + (options.propagationTimeoutMs ?? 60_000);
 
   // 1. Read the role, through the deployment role when the caller is elsewhere.
@@ -142,16 +146,7 @@ async function verifyOne(
       detail: `cannot reach account ${target.accountId}: ${describeAwsError(error)}`,
       fix: `Check that ${target.deploymentRoleArn} exists and trusts ${caller}, or run verify with credentials of that account`,
     };
-    return {
-      ...base,
-      ok: false,
-      checks: {
-        role,
-        trust: notRun("the role could not be read"),
-        permissions: notRun("the role could not be read"),
-        assumeRole: notRun("the role could not be read"),
-      },
-    };
+    return unreadable(role);
   }
   try {
     const roleName = target.roleArn.split("/").pop()!;
@@ -225,16 +220,7 @@ async function verifyOne(
       detail: `reading ${target.roleArn} failed: ${describeAwsError(error)}`,
       fix: "Check that the credentials may call iam:GetRole, iam:List*RolePolicies, iam:GetRolePolicy, iam:GetPolicy and iam:GetPolicyVersion",
     };
-    return {
-      ...base,
-      ok: false,
-      checks: {
-        role,
-        trust: notRun("the role could not be read"),
-        permissions: notRun("the role could not be read"),
-        assumeRole: notRun("the role could not be read"),
-      },
-    };
+    return unreadable(role);
   } finally {
     iam.destroy();
   }
