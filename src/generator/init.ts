@@ -42,21 +42,7 @@ ${stringify(answers.config, { lineWidth: 0 })}`;
       2,
     )}\n`,
     "cdktf.json": `${JSON.stringify({ language: "typescript", app: "npx tsc && node main.js", output: "cdktf.out", sendCrashReports: "false", terraformProviders: [], terraformModules: [], context: {} }, null, 2)}\n`,
-    "tsconfig.json": `${JSON.stringify(
-      {
-        compilerOptions: {
-          target: "ES2022",
-          module: "nodenext",
-          moduleResolution: "nodenext",
-          strict: true,
-          skipLibCheck: true,
-          types: ["node"],
-        },
-        files: ["main.ts"],
-      },
-      null,
-      2,
-    )}\n`,
+    "tsconfig.json": projectTsconfig(["main.ts"], ["node"]),
     "main.ts": `/**
  * Synthesizes the Deep Security cross-account roles described in ${CONFIG_FILE}.
  * It runs on ${engine.name}: \`${cli} synth\` runs it (see cdktf.json); so does \`npm run synth\`.
@@ -98,4 +84,10 @@ Commit \`ds-onboard.accounts.json\` (written by each synthesis): it is how the n
 knows which accounts left, so that their roles are destroyed instead of forgotten.
 `,
   };
+}
+
+/** The tsconfig of a generated project: strict, Node's module resolution, compiling `files`. */
+export function projectTsconfig(files: readonly string[], types: readonly string[]): string {
+  const compilerOptions = { target: "ES2022", module: "nodenext", moduleResolution: "nodenext", strict: true, skipLibCheck: true, types };
+  return `${JSON.stringify({ compilerOptions, files }, null, 2)}\n`;
 }

@@ -6,6 +6,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { projectTsconfig } from "../../src/generator/init";
 
 export const REPO = join(__dirname, "..", "..");
 export const PACKAGE = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
@@ -180,21 +181,7 @@ app.synth();
 }
 
 /** A tsconfig that type-checks and compiles role.ts against the app's own packages. */
-export const ROLE_TSCONFIG = `${JSON.stringify(
-  {
-    compilerOptions: {
-      target: "ES2022",
-      module: "nodenext",
-      moduleResolution: "nodenext",
-      strict: true,
-      skipLibCheck: true,
-      types: [],
-    },
-    files: ["role.ts"],
-  },
-  null,
-  2,
-)}\n`;
+export const ROLE_TSCONFIG = projectTsconfig(["role.ts"], []);
 
 /** The repository's TypeScript compiler, run with this Node.js. */
 export const TSC = [join(REPO, "node_modules", "typescript", "bin", "tsc")];
