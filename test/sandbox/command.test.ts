@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli";
@@ -40,8 +40,11 @@ async function sandbox(
 
 describe("ds-onboard sandbox", () => {
   it("loads synthesized roles (standing in for cdktf deploy) and legacy connectors; the pipeline then verifies and migrates", async () => {
-    const out = join(mkdtempSync(join(tmpdir(), "ds-sbx-cmd-")), "cdktf.out");
-    const config = join(__dirname, "..", "..", "examples", "demo", "ds-onboard.yaml");
+    const work = mkdtempSync(join(tmpdir(), "ds-sbx-cmd-"));
+    const out = join(work, "cdktf.out");
+    // A copy of the bundled config: synthesis records its accounts beside the config it reads.
+    const config = join(work, "ds-onboard.yaml");
+    copyFileSync(join(__dirname, "..", "..", "examples", "demo", "ds-onboard.yaml"), config);
     const synth = await runCli(["synth", "--config", config, "--out", out], { DS_EXTERNAL_ID: "sandbox-tenant-id-1" });
     expect(synth.code).toBe(0);
     const sb = await sandbox([
