@@ -3,7 +3,7 @@
  */
 import type { Argv } from "yargs";
 import { ENVIRONMENT, settingsFromEnvironment } from "../app/environment";
-import { Project } from "../app/project";
+import type { Project } from "../app/project";
 import { Session, type SessionSettings, type Setting } from "../app/session";
 import { UsageError } from "../errors";
 import { AUTH_SCHEMES } from "../manager/schemes";
@@ -181,6 +181,8 @@ export function principalFromFlags(args: { principalArn?: string; principalAccou
 
 /** The project a command acts on: its config's, or the roles it names. */
 export async function projectFromArgs(session: Session, args: TargetArgs): Promise<Project> {
+  // Loaded here, not at start-up: it brings the config parser (yaml, zod).
+  const { Project } = require("../app/project") as typeof import("../app/project");
   if (args.config && args.roleArn?.length) throw new UsageError("Give --config or --role-arn, not both.");
   if (args.config) return Project.fromConfig(session, args.config);
   if (!args.roleArn?.length) throw new UsageError("Name the roles: --config <file> or --role-arn <arn> (repeatable).");

@@ -2,11 +2,11 @@
  * Text tables of the command results (the JSON output is the results themselves).
  */
 import type { RegisterResult } from "../onboard/register";
+import { REGISTERED } from "../onboard/status";
 import type { VerifyResult } from "../onboard/verify";
 import type { DoctorCheck } from "../workflows/doctor";
 import type { MigrationReport } from "../workflows/migrate";
 import type { OnboardRow } from "../workflows/onboard";
-import { REGISTERED } from "../workflows/register";
 
 export function verifyTable(results: readonly VerifyResult[]): string {
   const mark = (s: string) => (s === "pass" ? "pass" : s === "fail" ? "FAIL" : "not run");

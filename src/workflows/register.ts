@@ -4,6 +4,7 @@
  */
 import type { Project, RoleTarget } from "../app/project";
 import { deregisterConnectors, type RegisterOptions, type RegisterResult, registerConnectors } from "../onboard/register";
+import { REGISTERED } from "../onboard/status";
 import { verifyRoles } from "../onboard/verify";
 
 export interface RegisterProjectOptions {
@@ -26,7 +27,7 @@ export interface RegisterReport {
   readonly results: readonly RegisterResult[];
 }
 
-export const REGISTERED = new Set(["created", "updated", "unchanged", "synced"]);
+export { REGISTERED };
 
 export async function registerProject(project: Project, options: RegisterProjectOptions = {}): Promise<RegisterReport> {
   const targets = project.targets;

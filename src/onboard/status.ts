@@ -1,0 +1,2 @@
+/** The registration outcomes that leave an account onboarded. */
+export const REGISTERED: ReadonlySet<string> = new Set(["created", "updated", "unchanged", "synced"]);
