@@ -10,6 +10,7 @@ import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../../src/manager/types";
 import { checkTrustPolicy } from "../../src/policy/trust";
 import { SandboxManager } from "../../src/sandbox/manager";
 import { runCli } from "../helpers/cli";
+import { ENGINE } from "../setup";
 import { buildOrganization } from "../helpers/org";
 import { sandboxEnv, useSandbox } from "../helpers/sandbox";
 
@@ -288,6 +289,9 @@ describe("ds-onboard init", () => {
       "env:MY_TENANT_ID",
       "--package",
       `file:${REPO}`,
+      // The project runs on the engine these tests run on (DS_ONBOARD_ENGINE), as the CLI here does.
+      "--engine",
+      ENGINE,
     ]);
     expect(made.code).toBe(0);
     expect(readdirSync(dir).sort()).toEqual([
