@@ -10,9 +10,9 @@ import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../../src/manager/types";
 import { checkTrustPolicy } from "../../src/policy/trust";
 import { SandboxManager } from "../../src/sandbox/manager";
 import { runCli } from "../helpers/cli";
-import { ENGINE } from "../setup";
 import { buildOrganization } from "../helpers/org";
 import { sandboxEnv, useSandbox } from "../helpers/sandbox";
+import { ENGINE } from "../setup";
 
 const REPO = join(__dirname, "..", "..");
 const EXAMPLES = join(REPO, "examples");
