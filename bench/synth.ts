@@ -20,6 +20,7 @@ import { App, TerraformOutput, TerraformStack } from "cdktf";
 import { stringify } from "yaml";
 import { addAccountStacks } from "../constructs";
 import { synthesizeOnboarding } from "../src/generator/synthesize";
+import { requiredActions } from "../src/policy/permissions";
 
 type Variant = "construct" | "hand-written" | "config";
 const EXTERNAL_ID = "bench-tenant-external-id-0001";
@@ -53,23 +54,8 @@ export function buildByHand(app: App, n: number): void {
       {
         Sid: "DeepSecurityManagerReadOnly",
         Effect: "Allow",
-        Action: [
-          "ec2:DescribeAvailabilityZones",
-          "ec2:DescribeImages",
-          "ec2:DescribeInstances",
-          "ec2:DescribeRegions",
-          "ec2:DescribeSecurityGroups",
-          "ec2:DescribeSubnets",
-          "ec2:DescribeTags",
-          "ec2:DescribeVpcs",
-          "iam:GetRole",
-          "iam:GetRolePolicy",
-          "iam:ListAccountAliases",
-          "workspaces:DescribeTags",
-          "workspaces:DescribeWorkspaceBundles",
-          "workspaces:DescribeWorkspaceDirectories",
-          "workspaces:DescribeWorkspaces",
-        ],
+        // The same actions, from the one list the constructs use (a copy here could drift).
+        Action: requiredActions(),
         Resource: "*",
       },
     ],
