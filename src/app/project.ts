@@ -5,7 +5,7 @@
  * one, so that a config is read, discovered and resolved once, the same way for every command.
  */
 import { resolve } from "node:path";
-import type { AccountDecision } from "../aws/organizations";
+import type { AccountDecision, OrgTree } from "../aws/organizations";
 import { type LoadedConfig, loadConfig } from "../config/load";
 import type { OnboardingConfig } from "../config/schema";
 import { UsageError, UserError } from "../errors";
@@ -15,6 +15,7 @@ import type { RoleTarget } from "../onboard/targets";
 import { type AccountTarget, DEFAULT_DEPLOYMENT_ROLE_NAME, deploymentRoleArn } from "../policy/accounts";
 import { type ManagerPrincipal, principalArn } from "../policy/principal";
 import { DEFAULT_ROLE_NAME, type RoleOptions } from "../policy/role";
+import { checkUnitId, isSelected, isWholeProject, type Selection } from "../policy/selection";
 import { checkIamArn, type Partition, parseIamArn } from "../validation";
 import type { Session } from "./session";
 
@@ -38,6 +39,21 @@ export interface RoleArnProjectOptions {
   readonly origin?: string;
 }
 
+export interface ConfigProjectOptions {
+  /** The accounts this run acts on: a shard and/or OUs. @default every account */
+  readonly selection?: Selection;
+}
+
+/** Where the accounts of a config project come from, beyond the selected ones. */
+export interface ProjectScope {
+  /** The selection applied. */
+  readonly selection: Selection;
+  /** Every account of the config (listed and discovered), selected or not. */
+  readonly allAccounts: readonly AccountTarget[];
+  /** The organization, when it was read (discovery, or an OU selection). */
+  readonly organization?: OrgTree;
+}
+
 export class Project {
   private resolvedId?: Promise<ResolvedExternalId>;
   private targetCache?: readonly RoleTarget[];
@@ -46,7 +62,7 @@ export class Project {
     readonly session: Session,
     /** The config, for a project opened from one. */
     readonly config: LoadedConfig | undefined,
-    /** The accounts: listed, then discovered. */
+    /** The accounts this run acts on: listed, then discovered; only the selected ones. */
     readonly accounts: readonly AccountTarget[],
     /** The role options applied to every account. */
     readonly role: ProjectRoleOptions,
@@ -54,6 +70,8 @@ export class Project {
     readonly principalArn: string,
     /** Organizations decisions, when discovery ran. */
     readonly discovery: readonly AccountDecision[] | undefined,
+    /** The selection and what lies around it (a config project). */
+    readonly scope: ProjectScope,
     private readonly arnTargets?: readonly RoleTarget[],
   ) {}
 
@@ -61,13 +79,33 @@ export class Project {
    * Opens a project from an onboarding config: reads and checks it, applies its manager settings
    * as the session's defaults, and discovers accounts in AWS Organizations when it says so.
    */
-  static async fromConfig(session: Session, configPath: string): Promise<Project> {
+  static async fromConfig(session: Session, configPath: string, options: ConfigProjectOptions = {}): Promise<Project> {
+    const selection = options.selection ?? {};
+    for (const ou of selection.ous ?? []) {
+      const problem = checkUnitId(ou);
+      if (problem) throw new UsageError(`OU selection: ${problem}.`);
+    }
     const loaded = loadConfig(configPath);
     applyConfigDefaults(session, loaded);
-    const { accounts, discovery } = await collectAccounts(loaded.config, session);
+    const { accounts: all, discovery, organization } = await collectAccounts(loaded.config, session, selection.ous ?? []);
+    const accounts = isWholeProject(selection)
+      ? all
+      : all.filter((a) => isSelected(selection, a.accountId, unitsOf(organization, a.accountId)));
     const role = loaded.config.role ?? {};
     const principal = configPrincipal(loaded.config);
-    return new Project(session, loaded, accounts, { ...role, principal }, principalArnOf(principal, role.partition ?? "aws"), discovery);
+    return new Project(session, loaded, accounts, { ...role, principal }, principalArnOf(principal, role.partition ?? "aws"), discovery, {
+      selection,
+      allAccounts: all,
+      organization,
+    });
+  }
+
+  /**
+   * Whether an account is this run's to act on: in its shard and OUs. An account outside the
+   * organization (left it, or never in it) is outside any OU selection.
+   */
+  selects(accountId: string): boolean {
+    return isSelected(this.scope.selection, accountId, unitsOf(this.scope.organization, accountId));
   }
 
   /** Opens a project from deployed roles, given by ARN. */
@@ -102,7 +140,8 @@ export class Project {
     const principal = options.principal ?? { type: "workload-security" };
     const accounts = targets.map((t) => ({ accountId: t.accountId, displayName: t.displayName }));
     const role = { ...options.role, principal, partition };
-    return new Project(session, undefined, accounts, role, principalArnOf(principal, partition), undefined, targets);
+    const scope = { selection: {}, allAccounts: accounts };
+    return new Project(session, undefined, accounts, role, principalArnOf(principal, partition), undefined, scope, targets);
   }
 
   /** The deployed roles to verify and register, one per account. */
@@ -166,30 +205,51 @@ function applyConfigDefaults(session: Session, loaded: LoadedConfig): void {
   });
 }
 
-/** The config's accounts, then those discovered in AWS Organizations (when the config asks). */
+/** An account's root and OU IDs in the organization, root first; undefined when it is not in it. */
+function unitsOf(tree: OrgTree | undefined, accountId: string): string[] | undefined {
+  if (!tree) return undefined;
+  let parents = parentIndex.get(tree);
+  if (!parents) parentIndex.set(tree, (parents = new Map(tree.accounts.map((a) => [a.id, a.parentId]))));
+  const parentId = parents.get(accountId);
+  if (parentId === undefined) return undefined;
+  const chain: string[] = [];
+  for (let id: string | undefined = parentId; id; id = tree.units.get(id)?.parentId) chain.unshift(id);
+  return chain;
+}
+const parentIndex = new WeakMap<OrgTree, Map<string, string>>();
+
+/**
+ * The config's accounts, then those discovered in AWS Organizations (when the config asks). The
+ * organization is also read for an OU selection, to place the listed accounts.
+ */
 async function collectAccounts(
   config: OnboardingConfig,
   session: Session,
-): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[] }> {
+  selectedOus: readonly string[],
+): Promise<{ accounts: AccountTarget[]; discovery?: AccountDecision[]; organization?: OrgTree }> {
   const listed: AccountTarget[] = [...(config.accounts ?? [])];
-  if (!config.organizations) return { accounts: listed };
+  if (!config.organizations && selectedOus.length === 0) return { accounts: listed };
   const orgs = require("../aws/organizations") as typeof import("../aws/organizations");
   const { OrganizationsClient } = require("@aws-sdk/client-organizations") as typeof import("@aws-sdk/client-organizations");
   const client = new OrganizationsClient({ region: "us-east-1", maxAttempts: 10, retryMode: "standard" });
   try {
     const tree = await orgs.readOrganization(client);
     session.log.debug(`organizations: ${tree.accounts.length} accounts in ${tree.units.size} roots and OUs, ${tree.calls} calls`);
-    const unknown = orgs.unknownUnits(tree, config.organizations);
+    const unknown = orgs.unknownUnits(tree, {
+      includeOus: [...(config.organizations?.includeOus ?? []), ...selectedOus],
+      excludeOus: config.organizations?.excludeOus,
+    });
     if (unknown.length) {
       throw new UserError(
-        `organizations names OUs that are not in the organization: ${unknown.join(", ")}. Check the IDs (aws organizations list-organizational-units-for-parent).`,
+        `${selectedOus.some((u) => unknown.includes(u)) ? "The OU selection" : "organizations"} names OUs that are not in the organization: ${unknown.join(", ")}. Check the IDs (aws organizations list-organizational-units-for-parent).`,
       );
     }
+    if (!config.organizations) return { accounts: listed, organization: tree };
     const discovery = orgs.selectAccounts(tree, config.organizations);
     const byId = new Set(listed.map((a) => a.accountId));
     const accounts = [...listed];
     for (const d of discovery) if (d.included && !byId.has(d.accountId)) accounts.push({ accountId: d.accountId, displayName: d.name });
-    return { accounts, discovery };
+    return { accounts, discovery, organization: tree };
   } finally {
     client.destroy();
   }

@@ -8,6 +8,7 @@ import { Session, type SessionSettings, type Setting } from "../app/session";
 import { UsageError } from "../errors";
 import { AUTH_SCHEMES } from "../manager/schemes";
 import type { ManagerPrincipal } from "../policy/principal";
+import { parseShard, type Selection, type Shard } from "../policy/selection";
 import type { Io, OutputMode } from "./io";
 
 export interface GlobalArgs {
@@ -132,8 +133,54 @@ export function sessionFromArgs(args: GlobalArgs, env: NodeJS.ProcessEnv, io: Io
   return new Session(settings, io);
 }
 
+/** Which of a config's accounts a run acts on. */
+export interface SelectionArgs {
+  config?: string;
+  shard?: Shard;
+  ou?: string[];
+}
+
+/** The shard variable pipelines set instead of `--shard` (e.g. from a CI matrix). */
+export const SHARD_VARIABLE = "DS_ONBOARD_SHARD";
+
+function shardFlag(value: unknown): Shard | undefined {
+  if (value === undefined) return undefined;
+  const shard = parseShard(String(value));
+  if ("problem" in shard) throw new UsageError(`--shard: ${shard.problem}.`);
+  return shard;
+}
+
+/** `--shard I/N` and `--ou`: a slice of a config's accounts, for one pipeline job each. */
+export function selectionOptions<T>(y: Argv<T>) {
+  return y
+    .option("shard", {
+      type: "string",
+      coerce: shardFlag,
+      describe: `with --config: only the accounts of shard I of N (e.g. 2/8), by a stable hash of the account ID [env ${SHARD_VARIABLE}]`,
+    })
+    .option("ou", {
+      type: "string",
+      array: true,
+      describe: "with --config: only the accounts under this OU or root (repeat for more); reads the organization",
+    });
+}
+
+/** The selection of a run: the flags, else the environment's shard. */
+export function selectionFromArgs(args: SelectionArgs, env: NodeJS.ProcessEnv): Selection {
+  const fromEnv = env[SHARD_VARIABLE];
+  let shard = args.shard;
+  if (!shard && fromEnv) {
+    const parsed = parseShard(fromEnv);
+    if ("problem" in parsed) throw new UsageError(`${SHARD_VARIABLE}: ${parsed.problem}.`);
+    shard = parsed;
+  }
+  if ((shard || args.ou?.length) && !args.config)
+    throw new UsageError(`--shard, --ou and ${SHARD_VARIABLE} select accounts of a config: add --config <file>.`);
+  return { ...(shard ? { shard } : {}), ...(args.ou?.length ? { ous: args.ou } : {}) };
+}
+
 /** Where a command takes its accounts: a config, or role ARNs. */
-export interface TargetArgs {
+export interface TargetArgs extends SelectionArgs {
   config?: string;
   roleArn?: string[];
   principalAccount?: string;
@@ -159,7 +206,7 @@ export function principalOptions<T>(y: Argv<T>, without: string) {
 }
 
 export function targetOptions<T>(y: Argv<T>) {
-  return principalOptions(y, "with --role-arn")
+  return selectionOptions(principalOptions(y, "with --role-arn"))
     .option("config", { type: "string", describe: "the onboarding config: its accounts (and discovery) and role settings" })
     .option("role-arn", { type: "string", array: true, describe: "a deployed role (repeat for more); the account is the one in the ARN" })
     .option("display-name", { type: "string", array: true, describe: "with --role-arn: the connector display names, in the same order" })
@@ -180,11 +227,12 @@ export function principalFromFlags(args: { principalArn?: string; principalAccou
 }
 
 /** The project a command acts on: its config's, or the roles it names. */
-export async function projectFromArgs(session: Session, args: TargetArgs): Promise<Project> {
+export async function projectFromArgs(session: Session, args: TargetArgs, env: NodeJS.ProcessEnv): Promise<Project> {
   // Loaded here, not at start-up: it brings the config parser (yaml, zod).
   const { Project } = require("../app/project") as typeof import("../app/project");
   if (args.config && args.roleArn?.length) throw new UsageError("Give --config or --role-arn, not both.");
-  if (args.config) return Project.fromConfig(session, args.config);
+  const selection = selectionFromArgs(args, env);
+  if (args.config) return Project.fromConfig(session, args.config, { selection });
   if (!args.roleArn?.length) throw new UsageError("Name the roles: --config <file> or --role-arn <arn> (repeatable).");
   return Project.fromRoleArns(session, {
     roleArns: args.roleArn,

@@ -147,7 +147,7 @@ export function projectCommand<A extends TargetArgs>(
   steps: (project: Project, args: A) => number = (project) => project.targets.length,
 ): (args: A & GlobalArgs) => Promise<void> {
   return command<A>(async (ctx, args) => {
-    const project = await projectFromArgs(ctx.session, args);
+    const project = await projectFromArgs(ctx.session, args, ctx.runtime.env);
     const state = current;
     state.total = steps(project, args);
     const bar = progress(ctx.io, state.total, label);

@@ -33,9 +33,12 @@ export interface Manifest {
   readonly retired: readonly RetiredAccount[];
 }
 
-/** The record of what the last synthesis of a config wrote: `<config>.accounts.json` beside it. */
-export function manifestPathOf(configPath: string): string {
-  return `${configPath.replace(/\.(ya?ml|json)$/, "")}.accounts.json`;
+/**
+ * The record of what the last synthesis of a config wrote: `<config>.accounts.json` beside it,
+ * or for a selection of its accounts `<config>.<selection>.accounts.json` (e.g. `shard-2-of-8`).
+ */
+export function manifestPathOf(configPath: string, selectionSuffix = ""): string {
+  return `${configPath.replace(/\.(ya?ml|json)$/, "")}${selectionSuffix ? `.${selectionSuffix}` : ""}.accounts.json`;
 }
 
 export interface LifecyclePlan {
@@ -47,6 +50,8 @@ export interface LifecyclePlan {
   readonly retired: readonly RetiredAccount[];
   /** Retired accounts dropped now: their resources are gone (or they were forgotten). */
   readonly dropped: readonly RetiredAccount[];
+  /** Accounts that left this selection for another one whose stacks now hold them: forgotten here, not retired. */
+  readonly moved: readonly string[];
   readonly manifest: Manifest;
 }
 
@@ -57,10 +62,18 @@ export interface LifecyclePlan {
 export function planLifecycle(
   previous: Manifest | undefined,
   current: readonly ManifestAccount[],
-  options: { now?: string; gone?: (account: RetiredAccount) => boolean } = {},
+  options: { now?: string; gone?: (account: RetiredAccount) => boolean; moved?: (account: ManifestAccount) => boolean } = {},
 ): LifecyclePlan {
   const now = options.now ?? new Date().toISOString();
   const currentIds = new Set(current.map((a) => a.accountId));
+  // An account now in another selection, whose stack (and state) is the same there, is that selection's.
+  const isMoved = (a: ManifestAccount) => !currentIds.has(a.accountId) && (options.moved?.(a) ?? false);
+  const moved = [...(previous?.accounts ?? []), ...(previous?.retired ?? [])].filter(isMoved).map((a) => a.accountId);
+  if (moved.length) {
+    const movedIds = new Set(moved);
+    const stay = (a: ManifestAccount) => !movedIds.has(a.accountId);
+    previous = { ...previous!, accounts: previous!.accounts.filter(stay), retired: previous!.retired.filter(stay) };
+  }
   const before = new Map((previous?.accounts ?? []).map((a) => [a.accountId, a]));
   const added = current.filter((a) => !before.has(a.accountId)).map((a) => a.accountId);
   const kept = current.filter((a) => before.has(a.accountId)).map((a) => a.accountId);
@@ -77,6 +90,7 @@ export function planLifecycle(
     removed: removedNow.map((a) => a.accountId),
     retired,
     dropped: leaving.filter(isGone),
+    moved,
     manifest: { version: 1, accounts: current, retired },
   };
 }

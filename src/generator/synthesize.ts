@@ -29,6 +29,7 @@ import {
 
 export { manifestPathOf };
 
+import { inShard, selectionSuffix } from "../policy/selection";
 import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
@@ -78,6 +79,8 @@ export interface SynthesisResult {
     readonly kept: readonly string[];
     readonly removed: readonly string[];
     readonly retired: readonly string[];
+    /** Left this selection for another (stack-per-account): their stacks are that selection's now. */
+    readonly moved: readonly string[];
   };
   /** The record of this synthesis' accounts. */
   readonly manifestPath?: string;
@@ -107,7 +110,9 @@ export async function synthesizeProject(
   if (!loaded) throw new UsageError("Synthesis needs an onboarding config.");
   const { accounts, discovery } = project;
   const log = project.session.log;
-  const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out"));
+  // A selection (a shard, OUs) has its own output folder, accounts record and single stack (so its own state).
+  const suffix = selectionSuffix(project.scope.selection);
+  const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out", suffix));
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
   if (accounts.length === 0) {
     throw new UserError("No accounts to onboard: the config lists none and discovery included none.", ExitCode.failed, {
@@ -122,17 +127,23 @@ export async function synthesizeProject(
   const config = loaded.config;
   const deployment = config.deployment ?? {};
   const layout = deployment.layout ?? "single-stack";
-  const stackName = deployment.stackName ?? "deep-security-roles";
+  const baseName = deployment.stackName ?? "deep-security-roles";
+  // Stack-per-account names do not depend on the selection: an account keeps its stack and state in any shard.
+  const stackName = layout === "single-stack" && suffix ? `${baseName}-${suffix}` : baseName;
   const stackOf = (accountId: string) => (layout === "single-stack" ? stackName : `${stackName}-${accountId}`);
 
   // Accounts joining and leaving: compare with what the last synthesis wrote.
-  const manifestPath = manifestPathOf(loaded.path);
+  const manifestPath = manifestPathOf(loaded.path, suffix);
+  const inProject = new Set(project.scope.allAccounts.map((a) => a.accountId));
   const stateDir = resolve(loaded.dir, deployment.backend?.type === "local" ? (deployment.backend.directory ?? ".") : ".");
   const localState = (deployment.backend?.type ?? "local") === "local";
   const forget = new Set(options.forgetRemoved ?? []);
-  const lifecycle = planLifecycle(readManifest(manifestPath), manifestAccounts(project, stackOf), {
+  const previous = readManifest(manifestPath) ?? (layout === "single-stack" ? undefined : reshardedManifest(project, manifestPath));
+  const lifecycle = planLifecycle(previous, manifestAccounts(project, stackOf), {
     // A retired account is dropped once its resources are gone from a local state (or when told).
     gone: (r) => forget.has(r.accountId) || (localState && !localStateHolds(join(stateDir, `terraform.${r.stack}.tfstate`), r, layout)),
+    // Stack-per-account: an account still in the project but in another selection keeps its stack there.
+    moved: (a) => layout !== "single-stack" && inProject.has(a.accountId) && !project.selects(a.accountId),
   });
   for (const line of lifecycleLines(lifecycle, loaded.path)) log.info(line);
 
@@ -201,6 +212,7 @@ export async function synthesizeProject(
         kept: lifecycle.kept,
         removed: lifecycle.removed,
         retired: lifecycle.retired.map((r) => r.accountId),
+        moved: lifecycle.moved,
       },
       manifestPath,
     };
@@ -218,6 +230,44 @@ function readManifest(path: string): Manifest | undefined {
     );
   }
   return manifest;
+}
+
+/**
+ * A shard's first synthesis (a new shard count, or sharding a project synthesized whole): its
+ * accounts from the records of the other counts, so that an account that left meanwhile is still
+ * retired (stack per account: an account's stack and state do not depend on its shard).
+ */
+function reshardedManifest(project: Project, manifestPath: string): Manifest | undefined {
+  const shard = project.scope.selection.shard;
+  if (!shard) return undefined;
+  const configPath = project.config!.path;
+  const ous = selectionSuffix({ ous: project.scope.selection.ous });
+  const dir = dirname(configPath);
+  const base = manifestPathOf(configPath, ous)
+    .slice(dir.length + 1)
+    .replace(/\.accounts\.json$/, "");
+  const others = readdirSync(dir)
+    .filter(
+      (name) => name === `${base}.accounts.json` || new RegExp(`^${escapeRegExp(base)}\\.shard-\\d+-of-\\d+\\.accounts\\.json$`).test(name),
+    )
+    .map((name) => join(dir, name))
+    .filter((path) => path !== manifestPath);
+  if (others.length === 0) return undefined;
+  // This shard's accounts of now, and those gone from the project that hash to this shard.
+  const inProject = new Set(project.scope.allAccounts.map((a) => a.accountId));
+  const mine = (a: ManifestAccount) => (inProject.has(a.accountId) ? project.selects(a.accountId) : inShard(a.accountId, shard));
+  const accounts = new Map<string, ManifestAccount>();
+  const retired = new Map<string, RetiredAccount>();
+  for (const path of others) {
+    const m = readManifest(path)!;
+    for (const a of m.accounts) if (mine(a)) accounts.set(a.accountId, a);
+    for (const r of m.retired) if (mine(r)) retired.set(r.accountId, r);
+  }
+  return { version: 1, accounts: [...accounts.values()], retired: [...retired.values()].filter((r) => !accounts.has(r.accountId)) };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** The accounts of now, with what their providers need. */
@@ -247,6 +297,7 @@ export function lifecycleLines(plan: LifecyclePlan, configPath: string): string[
   ];
   for (const r of plan.dropped)
     lines.push(`  account ${r.accountId} left earlier and its resources are gone from the state: it is forgotten`);
+  if (plan.moved.length) lines.push(`  now in another shard or OU selection, whose stacks hold them: ${list(plan.moved)}`);
   for (const r of plan.retired) {
     lines.push(
       `  account ${r.accountId} left the config or the organization: its AWS provider stays in stack ${r.stack}, without resources, so that the next apply destroys its role. Deregister its connector first: ds-onboard offboard --config ${configPath} (or keep it: deployment.removedAccounts: keep).`,

@@ -8,6 +8,7 @@ import type { Project, RoleTarget } from "../app/project";
 import { UsageError } from "../errors";
 import { manifestPathOf, parseManifest } from "../generator/lifecycle";
 import { deregisterConnectors, type RegisterResult } from "../onboard/register";
+import { selectionSuffix } from "../policy/selection";
 
 export interface OffboardOptions {
   /** Keep the connectors (report them only). @default the config's `deployment.removedAccounts`, else deregister */
@@ -38,7 +39,7 @@ export interface OffboardReport {
  */
 export function leavingTargets(project: Project): RoleTarget[] {
   if (!project.config) return [...project.targets];
-  const path = manifestPathOf(project.config.path);
+  const path = manifestPathOf(project.config.path, selectionSuffix(project.scope.selection));
   if (!existsSync(path))
     throw new UsageError(
       `${path} does not exist: no synthesis of ${project.config.path} was recorded, so no account is known to have left. Name the roles instead (by ARN).`,
@@ -46,7 +47,8 @@ export function leavingTargets(project: Project): RoleTarget[] {
   const manifest = parseManifest(readFileSync(path, "utf8"));
   if (!manifest)
     throw new UsageError(`${path} is not a ds-onboard accounts record; restore it from version control, or name the roles by ARN.`);
-  const now = new Set(project.accounts.map((a) => a.accountId));
+  // Accounts of another shard or OU selection have not left.
+  const now = new Set(project.scope.allAccounts.map((a) => a.accountId));
   const config = project.config.config;
   const partition = config.role?.partition ?? "aws";
   const roleArn = (accountId: string) =>

@@ -15,9 +15,9 @@ export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArg
       type: "boolean",
       describe: "keep the connectors, only report them (default: the config's deployment.removedAccounts, else deregister)",
     }) as unknown as Argv<GlobalArgs & OffboardArgs>,
-  handler: command<OffboardArgs>(async ({ io, session }, args) => {
+  handler: command<OffboardArgs>(async ({ io, session, runtime }, args) => {
     const { offboardProject } = require("../../workflows/offboard") as typeof import("../../workflows/offboard");
-    const project = await projectFromArgs(session, args);
+    const project = await projectFromArgs(session, args, runtime.env);
     const report = await offboardProject(project, { keepConnectors: args.keepConnectors, concurrency: args.concurrency });
     const lines = report.accounts.map(
       (a) =>

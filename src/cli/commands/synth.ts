@@ -1,9 +1,9 @@
 import type { Argv, CommandModule } from "yargs";
 import { ENGINES, type EngineName } from "../../engine/engines";
-import type { GlobalArgs } from "../options";
+import { type GlobalArgs, type SelectionArgs, selectionFromArgs, selectionOptions } from "../options";
 import { command } from "../run";
 
-interface SynthArgs {
+interface SynthArgs extends SelectionArgs {
   config: string;
   out?: string;
   listAccounts: boolean;
@@ -15,9 +15,12 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
   command: "synth",
   describe: "Resolve the external ID once and write Terraform JSON for every account in the config",
   builder: (y) =>
-    y
+    selectionOptions(y)
       .option("config", { type: "string", demandOption: true, describe: "the onboarding config (YAML or JSON)" })
-      .option("out", { type: "string", describe: "output folder (default: cdktf.out beside the config)" })
+      .option("out", {
+        type: "string",
+        describe: "output folder (default: cdktf.out beside the config; cdktf.out/<shard> for a selection)",
+      })
       .option("engine", {
         choices: ENGINES,
         describe: "the construct framework: cdktf or cdktn (default: cdktf when installed, else cdktn)",
@@ -34,19 +37,25 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
         describe: "show the accounts (discovered or listed) and why each is in or out; write nothing",
       })
       .example("$0 synth --config ds-onboard.yaml", "write cdktf.out/stacks/*/cdk.tf.json")
-      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<
+      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds")
+      .example("$0 synth --config ds-onboard.yaml --shard 2/8", "one pipeline job's share: cdktf.out/shard-2-of-8") as unknown as Argv<
       GlobalArgs & SynthArgs
     >,
-  handler: command<SynthArgs>(async ({ io, session }, args) => {
+  handler: command<SynthArgs>(async ({ io, session, runtime }, args) => {
     const { Project } = require("../../app/project") as typeof import("../../app/project");
-    const project = await Project.fromConfig(session, args.config);
+    const project = await Project.fromConfig(session, args.config, { selection: selectionFromArgs(args, runtime.env) });
     if (args.listAccounts) {
+      const { describeSelection, isWholeProject } = require("../../policy/selection") as typeof import("../../policy/selection");
       const discovered = project.discovery ?? [];
       const listed = project.accounts.filter((a) => !discovered.some((d) => d.accountId === a.accountId && d.included));
       const lines = [
         ...listed.map((a) => `include  ${a.accountId}  ${a.displayName ?? ""}  (listed in the config)`),
-        ...discovered.map((d) => `${d.included ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${d.reason})`),
-        `${project.accounts.length} account(s) to onboard`,
+        ...discovered.map((d) => {
+          const selected = d.included && project.selects(d.accountId);
+          const reason = d.included && !selected ? `not in this run's selection: ${describeSelection(project.scope.selection)}` : d.reason;
+          return `${selected ? "include" : "exclude"}  ${d.accountId}  ${d.name}  ${d.ouPath}  (${reason})`;
+        }),
+        `${project.accounts.length} account(s) to onboard${isWholeProject(project.scope.selection) ? "" : ` (${describeSelection(project.scope.selection)}, of ${project.scope.allAccounts.length})`}`,
       ];
       io.result({ accounts: project.accounts, discovery: discovered }, lines.join("\n"));
       return undefined;

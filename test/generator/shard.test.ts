@@ -1,0 +1,164 @@
+/**
+ * Sharding: N pipeline jobs, each synthesizing its shard, write together exactly what one
+ * unsharded run writes; an account stays in its shard when others join; OU selection.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Project } from "../../src/app/project";
+import { synthesizeProject } from "../../src/generator/synthesize";
+import { type Selection, shardOf } from "../../src/policy/selection";
+import { useWorld } from "../helpers/world";
+
+const world = useWorld();
+const EXTERNAL_ID = "shard-test-tenant-external-id";
+
+const ids = (n: number, from = 310000000000) => Array.from({ length: n }, (_, i) => String(from + i));
+
+function stackFiles(outdir: string): Record<string, string> {
+  const dir = join(outdir, "stacks");
+  return Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name, "cdk.tf.json"), "utf8")]));
+}
+
+/** The role resources of a single stack, by account (the provider alias names the account). */
+function rolesByAccount(cdkTfJson: string): Record<string, unknown> {
+  const json = JSON.parse(cdkTfJson);
+  return Object.fromEntries(
+    Object.values<{ provider: string; assume_role_policy: string; name: string }>(json.resource.aws_iam_role).map((r) => [
+      /account_(\d{12})/.exec(r.provider)![1],
+      { name: r.name, trust: r.assume_role_policy },
+    ]),
+  );
+}
+
+async function synth(config: string, selection: Selection | undefined, outdir: string) {
+  const { session } = world.session({ externalId: { value: EXTERNAL_ID, origin: "test" } });
+  const project = await Project.fromConfig(session, config, { selection });
+  try {
+    return await synthesizeProject(project, { outdir });
+  } finally {
+    await session.close();
+  }
+}
+
+describe("sharding", () => {
+  it("stack per account: the union of 4 shards is the unsharded run, file for file", async () => {
+    const config = world.config(ids(40), { deployment: { layout: "stack-per-account" } }, "per-account.yaml");
+    const whole = await synth(config, undefined, join(world.dir, "whole"));
+    const expected = stackFiles(whole.outdir);
+    expect(Object.keys(expected)).toHaveLength(40);
+
+    const union: Record<string, string> = {};
+    for (let i = 1; i <= 4; i++) {
+      const result = await synth(config, { shard: { index: i, count: 4 } }, join(world.dir, `shard-${i}`));
+      for (const a of result.accounts) expect(shardOf(a.accountId, 4)).toBe(i);
+      for (const [name, text] of Object.entries(stackFiles(result.outdir))) {
+        expect(union[name]).toBeUndefined(); // no stack in two shards
+        union[name] = text;
+      }
+      // Each shard keeps its own accounts record.
+      expect(result.manifestPath).toMatch(new RegExp(`per-account\\.shard-${i}-of-4\\.accounts\\.json$`));
+    }
+    expect(union).toEqual(expected);
+  });
+
+  it("single stack: each shard has its own stack (its own state), and together they hold every account once", async () => {
+    const config = world.config(ids(24, 320000000000), {}, "single.yaml");
+    const whole = await synth(config, undefined, join(world.dir, "single-whole"));
+    const expected = rolesByAccount(stackFiles(whole.outdir)["deep-security-roles"]);
+    const union: Record<string, unknown> = {};
+    for (let i = 1; i <= 3; i++) {
+      const result = await synth(config, { shard: { index: i, count: 3 } }, join(world.dir, `single-${i}`));
+      const files = stackFiles(result.outdir);
+      expect(Object.keys(files)).toEqual([`deep-security-roles-shard-${i}-of-3`]);
+      // The state file is the stack's own (the local backend names it after the stack).
+      expect(files[`deep-security-roles-shard-${i}-of-3`]).toContain(`terraform.deep-security-roles-shard-${i}-of-3.tfstate`);
+      Object.assign(union, rolesByAccount(files[`deep-security-roles-shard-${i}-of-3`]));
+    }
+    expect(union).toEqual(expected);
+  });
+
+  it("an account joining moves no other account between shards; with a new shard count, each account is still tracked once", async () => {
+    const before = ids(30, 330000000000);
+    const config = world.config(before, { deployment: { layout: "stack-per-account" } }, "joining.yaml");
+    const shardsBefore = new Map<string, number>();
+    for (let i = 1; i <= 3; i++)
+      for (const a of (await synth(config, { shard: { index: i, count: 3 } }, join(world.dir, `j-${i}`))).accounts)
+        shardsBefore.set(a.accountId, i);
+    expect(shardsBefore.size).toBe(30);
+
+    world.config([...before, "339999999999", "338888888888"], { deployment: { layout: "stack-per-account" } }, "joining.yaml");
+    const shardsAfter = new Map<string, number>();
+    for (let i = 1; i <= 3; i++) {
+      const result = await synth(config, { shard: { index: i, count: 3 } }, join(world.dir, `j-${i}`));
+      for (const a of result.accounts) shardsAfter.set(a.accountId, i);
+      expect(result.lifecycle?.removed).toEqual([]);
+    }
+    for (const [id, shard] of shardsBefore) expect(shardsAfter.get(id)).toBe(shard);
+    expect(shardsAfter.size).toBe(32);
+
+    // Four shards instead of three, while an account leaves: each new shard starts from the
+    // records of the three, so the account that left is removed (its provider kept while the
+    // state holds its role) by the shard it now hashes to, and no account that stays is removed.
+    const leaving = before[7];
+    world.config(
+      [...before.filter((a) => a !== leaving), "339999999999", "338888888888"],
+      { deployment: { layout: "stack-per-account" } },
+      "joining.yaml",
+    );
+    const removed: string[] = [];
+    const kept: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const result = await synth(config, { shard: { index: i, count: 4 } }, join(world.dir, `j4-${i}`));
+      removed.push(...(result.lifecycle?.removed ?? []));
+      kept.push(...(result.lifecycle?.kept ?? []));
+      expect(result.lifecycle?.added).toEqual([]);
+    }
+    expect(removed).toEqual([leaving]);
+    expect(kept.sort()).toEqual([...shardsAfter.keys()].filter((a) => a !== leaving).sort());
+  });
+
+  it("an account that left the config is removed by its own shard only", async () => {
+    const accounts = ids(12, 340000000000);
+    const config = world.config(accounts, { deployment: { layout: "stack-per-account" } }, "leaving.yaml");
+    for (let i = 1; i <= 2; i++) await synth(config, { shard: { index: i, count: 2 } }, join(world.dir, `l-${i}`));
+    const leaving = accounts[5];
+    world.config(
+      accounts.filter((a) => a !== leaving),
+      { deployment: { layout: "stack-per-account" } },
+      "leaving.yaml",
+    );
+    const own = shardOf(leaving, 2);
+    const ownRun = await synth(config, { shard: { index: own, count: 2 } }, join(world.dir, `l-${own}`));
+    expect(ownRun.lifecycle?.removed).toEqual([leaving]);
+    const other = await synth(config, { shard: { index: 3 - own, count: 2 } }, join(world.dir, `l-${3 - own}`));
+    expect(other.lifecycle?.removed).toEqual([]);
+  });
+
+  it("--ou selects the accounts under an OU, listed or discovered, with its own output and record", async () => {
+    world.sb.aws.addOrganization({
+      accounts: [
+        { id: "350000000001", parentId: "r-sb01" },
+        { id: "350000000002", parentId: "r-sb01" },
+      ],
+    });
+    const org = world.sb.aws.organization!;
+    org.units.push({ Id: "ou-sb01-prod0001", Name: "prod", ParentId: org.rootId });
+    world.sb.aws.addOrganization({
+      accounts: [
+        { id: "350000000003", parentId: "ou-sb01-prod0001" },
+        { id: "350000000004", parentId: "ou-sb01-prod0001" },
+      ],
+    });
+    const config = world.config(["350000000001", "350000000003"], { organizations: { includeOus: ["ou-sb01-prod0001"] } }, "ou.yaml");
+    const result = await synth(config, { ous: ["ou-sb01-prod0001"] }, join(world.dir, "ou"));
+    expect(result.accounts.map((a) => a.accountId).sort()).toEqual(["350000000003", "350000000004"]);
+    expect(result.manifestPath).toMatch(/ou\.ou-sb01-prod0001\.accounts\.json$/);
+    expect(existsSync(join(world.dir, "ou", "stacks", "deep-security-roles-ou-sb01-prod0001"))).toBe(true);
+
+    const { session } = world.session({ externalId: { value: EXTERNAL_ID, origin: "test" } });
+    await expect(Project.fromConfig(session, config, { selection: { ous: ["ou-sb01-nothere1"] } })).rejects.toThrow(
+      /OU selection names OUs that are not in the organization: ou-sb01-nothere1/,
+    );
+    await expect(Project.fromConfig(session, config, { selection: { ous: ["prod"] } })).rejects.toThrow(/"prod" is not an OU or root ID/);
+  });
+});
