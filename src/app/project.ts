@@ -209,7 +209,10 @@ function applyConfigDefaults(session: Session, loaded: LoadedConfig): void {
 function unitsOf(tree: OrgTree | undefined, accountId: string): string[] | undefined {
   if (!tree) return undefined;
   let parents = parentIndex.get(tree);
-  if (!parents) parentIndex.set(tree, (parents = new Map(tree.accounts.map((a) => [a.id, a.parentId]))));
+  if (!parents) {
+    parents = new Map(tree.accounts.map((a) => [a.id, a.parentId]));
+    parentIndex.set(tree, parents);
+  }
   const parentId = parents.get(accountId);
   if (parentId === undefined) return undefined;
   const chain: string[] = [];

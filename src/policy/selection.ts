@@ -60,7 +60,7 @@ export function inShard(accountId: string, shard: Shard | undefined): boolean {
 export function isSelected(selection: Selection, accountId: string, units: readonly string[] | undefined): boolean {
   if (!inShard(accountId, selection.shard)) return false;
   if (!selection.ous?.length) return true;
-  return units !== undefined && units.some((u) => selection.ous!.includes(u));
+  return units?.some((u) => selection.ous!.includes(u)) ?? false;
 }
 
 export function isWholeProject(selection: Selection | undefined): boolean {
