@@ -15,8 +15,10 @@ import { initCommand } from "./commands/init";
 import { migrateCommand } from "./commands/migrate-external-id";
 import { offboardCommand } from "./commands/offboard";
 import { onboardCommand } from "./commands/onboard";
+import { reconcileCommand } from "./commands/reconcile";
 import { registerCommand } from "./commands/register";
 import { sandboxCommand } from "./commands/sandbox";
+import { statusCommand } from "./commands/status";
 import { synthCommand } from "./commands/synth";
 import { verifyCommand } from "./commands/verify";
 import { Io, processRuntime, type Runtime } from "./io";
@@ -41,6 +43,8 @@ export function buildCli(argv: string[], columns = 100) {
     .command(onboardCommand)
     .command(deregisterCommand)
     .command(offboardCommand)
+    .command(reconcileCommand)
+    .command(statusCommand)
     .command(migrateCommand)
     .command(demoCommand)
     .command(sandboxCommand)

@@ -54,6 +54,16 @@ export function seconds(flag: string, min: number, max: number, options: { exclu
   };
 }
 
+/** A duration: `90m`, `24h`, `2d`, or seconds (`3600`); in milliseconds. */
+export function duration(flag: string) {
+  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+  return (value: unknown): number => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/.exec(String(value));
+    if (!m || Number(m[1]) <= 0) throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not a duration; write e.g. 90m, 24h or 2d.`);
+    return Number(m[1]) * units[m[2] || "s"] * 1000;
+  };
+}
+
 /** The options every command takes. */
 export function globalOptions<T>(y: Argv<T>) {
   return y.options({

@@ -7,6 +7,8 @@ import type { VerifyResult } from "../onboard/verify";
 import type { DoctorCheck } from "../workflows/doctor";
 import type { MigrationReport } from "../workflows/migrate";
 import type { OnboardRow } from "../workflows/onboard";
+import type { ReconcileReport } from "../workflows/reconcile";
+import type { StatusReport } from "../workflows/status";
 
 export function verifyTable(results: readonly VerifyResult[]): string {
   const mark = (s: string) => (s === "pass" ? "pass" : s === "fail" ? "FAIL" : "not run");
@@ -59,5 +61,52 @@ export function migrationText(report: MigrationReport): string {
     ...report.messages,
     "",
     ...summary,
+  ].join("\n");
+}
+
+/** Reconcile's table: one line per account that is not healthy (healthy ones are counted), then the counts. */
+export function reconcileTable(report: ReconcileReport): string {
+  const w = (s: string, n: number) => s.padEnd(n);
+  const shown = report.accounts.filter((a) => a.state !== "healthy" || a.action);
+  const lines = shown.flatMap((a) => [
+    `${w(a.accountId, 14)}${w(a.displayName.slice(0, 20), 22)}${w(a.state, 12)}${a.action ? `${w(a.action, 13)}-> ${a.after}` : ""}`,
+    ...a.reasons.map((r) => `    ${r}`),
+    ...(a.error ? [`    error: ${a.error}`] : []),
+    ...(a.fix && !settledAfter(a.after) ? [`    fix: ${a.fix}`] : []),
+  ]);
+  // The counts hold every state, in the workflow's order.
+  const counts = (c: Readonly<Record<string, number>>) =>
+    Object.entries(c)
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${n} ${state}`)
+      .join(", ") || "no accounts";
+  return [
+    `reconcile (${report.selection}): ${counts(report.counts)}`,
+    ...(lines.length
+      ? ["", `${w("account", 14)}${w("name", 22)}${w("state", 12)}${report.applied ? "action       -> after" : ""}`, ...lines]
+      : []),
+    "",
+    report.countsAfter
+      ? `after applying: ${counts(report.countsAfter)}`
+      : report.ok
+        ? "nothing to do"
+        : "report only: --apply-registration registers, repairs and deregisters connectors",
+    report.ok ? "in sync" : "needs action (exit code 4)",
+  ].join("\n");
+}
+
+const settledAfter = (s: string | undefined) => s === "healthy" || s === "offboarded";
+
+export function statusTable(report: StatusReport): string {
+  const w = (s: string, n: number) => s.padEnd(n);
+  const header = `${w("ID", 7)}${w("account", 14)}${w("name", 22)}${w("state", 14)}${w("last sync", 22)}${report.unowned ? w("owner", 9) : ""}role`;
+  const lines = report.connectors.map(
+    (c) =>
+      `${w(String(c.id), 7)}${w(c.accountId ?? "-", 14)}${w((c.displayName ?? "").slice(0, 20), 22)}${w(c.state, 14)}${w(c.lastSyncTime?.replace(/\.\d+Z$/, "Z") ?? "never", 22)}${report.unowned ? w(c.owned ? "known" : "UNKNOWN", 9) : ""}${c.roleArn ?? "-"}${c.sameAccount.length ? `  (same account: ${c.sameAccount.join(", ")})` : ""}`,
+  );
+  return [
+    header,
+    ...lines,
+    `${report.connectors.length} AWS connector(s)${report.unowned ? `; ${report.unowned.length} owned by no account of the config; ${report.withoutConnector!.length} account(s) of the config without a connector` : ""}`,
   ].join("\n");
 }

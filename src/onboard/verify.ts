@@ -26,8 +26,11 @@ export interface CheckResult {
   readonly drift?: readonly string[];
   /** What to do about a failure. */
   readonly fix?: string;
-  /** Why a check did not run, for advice: the caller cannot act as the trusted principal. */
-  readonly code?: "cannot-act-as-principal";
+  /**
+   * A named outcome: the check did not run because the caller cannot act as the trusted
+   * principal; the role does not exist (not deployed yet, or deleted).
+   */
+  readonly code?: "cannot-act-as-principal" | "role-missing";
 }
 
 export interface VerifyResult {
@@ -156,6 +159,7 @@ async function verifyOne(
         status: "fail",
         detail: `${target.roleArn} does not exist (waited for IAM to propagate)`,
         fix: "Deploy the stack (cdktf deploy), or check the role name and path",
+        code: "role-missing",
       };
       return {
         ...base,

@@ -241,6 +241,19 @@ export class SandboxManager {
     return (await this.options.assumeRole(c.crossAccountRoleArn, this.externalIdFor(connectorId))).ok;
   }
 
+  /**
+   * Time passes: every connector's last synchronization moves `ms` into the past; then the
+   * manager synchronizes the connectors whose role it can assume, as it does on its schedule.
+   * Connectors it cannot assume keep their old time (and regions): they are stale; so do those
+   * in `failing` (a synchronization that fails on the manager's side).
+   */
+  async elapse(ms: number, options: { failing?: readonly number[] } = {}): Promise<void> {
+    for (const c of this.state.connectors) if (c.lastSyncTime !== undefined) c.lastSyncTime -= ms;
+    for (const c of this.state.connectors)
+      if (c.ID !== undefined && !options.failing?.includes(c.ID) && (await this.canAssume(c.ID))) sync(c);
+    this.saveState();
+  }
+
   setting(name: string): string | undefined {
     return this.state.settings[name] ?? SETTING_DEFAULTS[name];
   }

@@ -51,7 +51,11 @@ export interface World {
   /** A session on the sandbox manager (and a log to read). */
   session(extra?: Partial<SessionSettings>): { session: Session; log: MemoryLog };
   /** "Deploys" a role into a fresh account, as the constructs would, unless told otherwise. */
-  deploy(options?: { trust?: PolicyDocument; permissions?: PolicyDocument; accountId?: string }): { accountId: string; roleArn: string };
+  /** `deploymentRole: false`: the account has one already (e.g. from the organization). */
+  deploy(options?: { trust?: PolicyDocument; permissions?: PolicyDocument; accountId?: string; deploymentRole?: boolean }): {
+    accountId: string;
+    roleArn: string;
+  };
   /** Writes an onboarding config for these accounts into the world's folder. */
   config(accounts: string[], extra?: Record<string, unknown>, name?: string): string;
 }
@@ -95,13 +99,15 @@ export function useWorld(options: { manager?: SandboxManagerOptions } = {}): Wor
   world.deploy = (o = {}) => {
     const accountId = o.accountId ?? String(nextAccount++);
     const iam = world.sb.aws.iam;
-    iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify(allowFrom(PIPELINE_ROOT)));
-    iam.putInline(
-      accountId,
-      "OrganizationAccountAccessRole",
-      "admin",
-      JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
-    );
+    if (o.deploymentRole !== false) {
+      iam.createRole(accountId, "OrganizationAccountAccessRole", JSON.stringify(allowFrom(PIPELINE_ROOT)));
+      iam.putInline(
+        accountId,
+        "OrganizationAccountAccessRole",
+        "admin",
+        JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] }),
+      );
+    }
     const trust = o.trust ?? buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [world.sb.manager.externalId] });
     const role = iam.createRole(accountId, "DeepSecurityCrossAccountRole", JSON.stringify(trust));
     const policy = iam.createPolicy(
