@@ -258,9 +258,7 @@ function judgeAccount(
 
 /**
  * Connectors of accounts no longer in the project (left the organization, suspended, excluded,
- * removed from the config) that this project made: the account is in its accounts record, or,
- * for a project that discovers its organization, the connector uses the config's role. Other
- * connectors are not reconcile's (`status` lists them). Only accounts in this run's selection.
+ * removed from the config) that this project made. Only accounts in this run's selection.
  */
 function leavingAccounts(project: Project, byAccount: Map<string, AWSConnector[]>): Finding[] {
   if (!project.config) return [];
@@ -280,8 +278,10 @@ function leavingAccounts(project: Project, byAccount: Map<string, AWSConnector[]
     if (inProject.has(accountId) || !project.selects(accountId)) continue;
     const roleArn = roleArnOf(accountId);
     const ours = connectors.filter((c) => c.crossAccountRoleArn === roleArn);
-    // This project's: recorded by its synthesis, or (when the organization is the project) using its role.
-    if (!recorded.has(accountId) && (ours.length === 0 || !config.organizations)) continue;
+    // This project's: recorded by its synthesis, or an account of its organization (suspended,
+    // excluded) whose connector uses the project's role. A connector of an account outside the
+    // organization that no record names may be another team's: never touched (status lists it).
+    if (!recorded.has(accountId) && (ours.length === 0 || !decisions.has(accountId))) continue;
     const decision = decisions.get(accountId);
     const why = decision
       ? `excluded: ${decision.reason}`

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Project } from "../../src/app/project";
 import { synthesizeProject } from "../../src/generator/synthesize";
 import { type Selection, shardOf } from "../../src/policy/selection";
+import { runCli } from "../helpers/cli";
 import { useWorld } from "../helpers/world";
 
 const world = useWorld();
@@ -160,5 +161,61 @@ describe("sharding", () => {
       /OU selection names OUs that are not in the organization: ou-sb01-nothere1/,
     );
     await expect(Project.fromConfig(session, config, { selection: { ous: ["prod"] } })).rejects.toThrow(/"prod" is not an OU or root ID/);
+  });
+});
+
+describe("selection flags", () => {
+  const env = () => ({ ...process.env, DS_EXTERNAL_ID: EXTERNAL_ID });
+
+  it("--shard and DS_ONBOARD_SHARD: bad values are exit 2 with the fix; a selection needs a config", async () => {
+    const config = world.config(ids(3, 370000000000), {}, "flags.yaml");
+    for (const [argv, extra, message] of [
+      [["synth", "--config", config, "--shard", "0/4"], {}, /--shard: 0\/4: the shard number must be from 1 to 4/],
+      [["synth", "--config", config, "--shard", "two"], {}, /--shard: "two" is not a shard: write I\/N/],
+      [["synth", "--config", config], { DS_ONBOARD_SHARD: "3/2" }, /DS_ONBOARD_SHARD: 3\/2: the shard number must be from 1 to 2/],
+      [["verify", "--role-arn", "arn:aws:iam::370000000000:role/R", "--shard", "1/2"], {}, /select accounts of a config: add --config/],
+      [["register", "--config", config, "--ou", "prod"], {}, /OU selection: "prod" is not an OU or root ID/],
+    ] as const) {
+      const r = await runCli([...argv], { ...env(), ...extra });
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it("synth --list-accounts says which accounts another shard has; the environment's shard works like the flag", async () => {
+    const accounts = ids(6, 380000000000);
+    const config = world.config(accounts, {}, "list.yaml");
+    const r = await runCli(["synth", "--config", config, "--list-accounts", "--output", "json"], { ...env(), DS_ONBOARD_SHARD: "2/3" });
+    expect(r.code).toBe(0);
+    const listed = JSON.parse(r.stdout).accounts.map((a: { accountId: string }) => a.accountId);
+    expect(listed).toEqual(accounts.filter((a) => shardOf(a, 3) === 2));
+    const out = join(world.dir, "env-shard");
+    const synth = await runCli(["synth", "--config", config, "--out", out, "--output", "json"], { ...env(), DS_ONBOARD_SHARD: "2/3" });
+    expect(synth.code).toBe(0);
+    expect(JSON.parse(synth.stdout).stacks.map((s: { name: string }) => s.name)).toEqual(["deep-security-roles-shard-2-of-3"]);
+  });
+});
+
+describe("onboarding by shard", () => {
+  it("onboard in 3 shards registers every account exactly once, as one unsharded run would", async () => {
+    const deployed = Array.from({ length: 6 }, () => world.deploy().accountId);
+    const config = world.config(deployed, {}, "onboard-shards.yaml");
+    const env = { ...process.env, DS_MANAGER_URL: world.sb.manager.url, DS_API_KEY: world.sb.manager.keys.admin };
+    const seen: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const r = await runCli(["onboard", "--config", config, "--shard", `${i}/3`, "--output", "json", "--propagation-timeout", "0"], env);
+      expect(r.code).toBe(0);
+      const rows: { accountId: string; status: string }[] = JSON.parse(r.stdout).accounts;
+      for (const row of rows) expect(shardOf(row.accountId, 3)).toBe(i);
+      seen.push(...rows.map((row) => row.accountId));
+    }
+    expect(seen.sort()).toEqual([...deployed].sort());
+    const connectors = world.sb.manager.connectors.filter((c) => deployed.includes(c.accountId!));
+    expect(connectors.map((c) => c.accountId).sort()).toEqual([...deployed].sort());
+    // The whole project again: nothing to create.
+    const whole = await runCli(["register", "--config", config, "--output", "json"], env);
+    expect(whole.code).toBe(0);
+    expect(JSON.parse(whole.stdout).results.map((r: { status: string }) => r.status)).toEqual(deployed.map(() => "unchanged"));
   });
 });

@@ -3,7 +3,9 @@
  * are suspended, drift (trust, connector settings, synchronization); reconcile reports each
  * case, converges with applyRegistration, and a second run changes nothing.
  */
+import { join } from "node:path";
 import { Project } from "../../src/app/project";
+import { synthesizeProject } from "../../src/generator/synthesize";
 import { buildPermissionsPolicy } from "../../src/policy/permissions";
 import { DAY_MS, type ReconcileReport, reconcileProject } from "../../src/workflows/reconcile";
 import { managerStatus } from "../../src/workflows/status";
@@ -37,7 +39,18 @@ describe("reconcile", () => {
     config = world.config([], { organizations: { skipSuspended: true } }, "org.yaml");
   });
 
+  /** What the pipeline's synth step does before reconcile: it records the accounts it writes stacks for. */
+  async function synth(path: string) {
+    const { session } = world.session({ externalId: { value: world.sb.manager.externalId, origin: "test" } });
+    try {
+      await synthesizeProject(await Project.fromConfig(session, path), { outdir: join(world.dir, "out") });
+    } finally {
+      await session.close();
+    }
+  }
+
   it("reports every account to onboard, then registers them; a second run changes nothing", async () => {
+    await synth(config);
     const first = await reconcile(config);
     expect(first.ok).toBe(false);
     expect(first.counts["to-onboard"]).toBe(6);
@@ -160,6 +173,28 @@ describe("reconcile", () => {
     const later = await managerStatus(session, { project });
     expect(later.connectors[0].state).toBe("stale");
     await session.close();
+  });
+
+  it("a listed account removed from the config is offboarded when the accounts record has it, and only then", async () => {
+    const [x, y, z] = [world.deploy().accountId, world.deploy().accountId, world.deploy().accountId];
+    const listed = world.config([x, y], {}, "listed.yaml");
+    await synth(listed);
+    // z has a connector made by hand (not in the record, and the config lists no organization).
+    const { session: s2 } = world.session();
+    await s2
+      .manager()
+      .createConnector({ displayName: "by hand", crossAccountRoleArn: `arn:aws:iam::${z}:role/DeepSecurityCrossAccountRole` });
+    await s2.close();
+    expect((await reconcile(listed, { applyRegistration: true })).ok).toBe(true);
+
+    world.config([x], {}, "listed.yaml");
+    const report = await reconcile(listed);
+    expect(stateOf(report)).toEqual({ [x]: "healthy", [y]: "to-offboard" });
+    expect(rowOf(report, y).reasons).toEqual(["removed from the config"]);
+    const applied = await reconcile(listed, { applyRegistration: true });
+    expect(rowOf(applied, y)).toMatchObject({ action: "deregistered", after: "offboarded" });
+    expect(world.sb.manager.connectors.some((c) => c.accountId === y)).toBe(false);
+    expect(world.sb.manager.connectors.some((c) => c.accountId === z)).toBe(true);
   });
 
   it("the CLI: a table on a terminal, JSON and exit codes for a pipeline", async () => {
