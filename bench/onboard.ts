@@ -5,9 +5,12 @@
  *
  *   npm run build && node dist/bench/onboard.js [--accounts 200] [--latency-ms 20] [--rate 50] [--concurrency 8]
  *   node dist/bench/onboard.js --mode onboard --accounts 1000    # verify (local AWS endpoint) + register
+ *   node dist/bench/onboard.js --mode reconcile --accounts 1000  # reconcile --apply-registration, then the daily run
  *
  * `register` mode runs `ds-onboard register --role-arn ...`; `onboard` mode deploys the roles
  * into the local AWS endpoint and runs `ds-onboard onboard --config` (verify, then register).
+ * `reconcile` mode runs `reconcile --apply-registration` on the same world (it registers every
+ * account), then runs it again as the scheduled job would on a day when nothing changed.
  * The CLI runs as a child process, as a pipeline would run it; the sandbox runs here.
  */
 import { execFile } from "node:child_process";
@@ -34,7 +37,7 @@ async function main(): Promise<void> {
   const rate = opt("--rate", 50);
   const concurrency = opt("--concurrency", 8);
   const mode = process.argv.includes("--mode") ? process.argv[process.argv.indexOf("--mode") + 1] : "register";
-  const full = mode === "onboard" ? await startSandbox({ manager: { latencyMs, rateLimit: rate } }) : undefined;
+  const full = mode === "onboard" || mode === "reconcile" ? await startSandbox({ manager: { latencyMs, rateLimit: rate } }) : undefined;
   const sandbox = full?.manager ?? (await SandboxManager.start({ latencyMs, rateLimit: rate }));
   try {
     const ids = Array.from({ length: accounts }, (_, i) => String(700000000000 + i));
@@ -78,7 +81,10 @@ async function main(): Promise<void> {
         config,
         stringify({ manager: { product: "workload-security" }, externalId: "manager", accounts: ids.map((accountId) => ({ accountId })) }),
       );
-      args = [bin, "onboard", "--config", config, "--concurrency", String(concurrency), "--output", "json"];
+      args =
+        mode === "reconcile"
+          ? [bin, "reconcile", "--config", config, "--apply-registration", "--concurrency", String(concurrency), "--output", "json"]
+          : [bin, "onboard", "--config", config, "--concurrency", String(concurrency), "--output", "json"];
       Object.assign(env, {
         AWS_ENDPOINT_URL: full.aws.url,
         AWS_REGION: "us-east-1",
@@ -88,13 +94,16 @@ async function main(): Promise<void> {
     }
     // Let the bucket fill, as it would be before a pipeline starts.
     await new Promise((r) => setTimeout(r, 1100));
+    const run = () =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, args, { env, maxBuffer: 64 << 20 }, (error, out) => (error ? reject(error) : resolve(out))),
+      );
     const started = performance.now();
-    const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, args, { env, maxBuffer: 64 << 20 }, (error, out) => (error ? reject(error) : resolve(out))),
-    );
+    const stdout = await run();
     const seconds = (performance.now() - started) / 1000;
-    const report = JSON.parse(stdout) as { ok: boolean; results?: { status: string }[]; accounts?: { status: string }[] };
-    const created = (report.results ?? report.accounts ?? []).filter((r) => r.status === "created").length;
+    type Row = { status?: string; action?: string };
+    const report = JSON.parse(stdout) as { ok: boolean; results?: Row[]; accounts?: Row[] };
+    const created = (report.results ?? report.accounts ?? []).filter((r) => r.status === "created" || r.action === "registered").length;
     const limited = sandbox.rateLimited;
     const useful = sandbox.totalCalls - limited;
     const bound = useful / rate;
@@ -116,6 +125,20 @@ async function main(): Promise<void> {
       `summary: ${accounts} accounts in ${seconds.toFixed(2)} s = ${(seconds / bound).toFixed(2)} x the rate-limit bound (aim <= 1.2), ${(useful / accounts).toFixed(3)} calls per account, ${externalIdFetches} external ID fetches`,
     );
     if (!report.ok || created !== accounts) process.exitCode = 1;
+    if (mode === "reconcile" && full) {
+      // The next scheduled run: nothing changed since.
+      sandbox.calls.clear();
+      sandbox.totalCalls = 0;
+      const awsBefore = [...full.aws.calls.values()].reduce((a, b) => a + b, 0);
+      const again = performance.now();
+      const second = JSON.parse(await run()) as { ok: boolean; accounts: Row[] };
+      const secondSeconds = (performance.now() - again) / 1000;
+      const actions = second.accounts.filter((r) => r.action).length;
+      console.log(
+        `daily run, no change    ${secondSeconds.toFixed(2)} s for ${accounts} accounts (${((secondSeconds * 1000) / accounts).toFixed(2)} ms per account), ${sandbox.totalCalls} manager calls, ${[...full.aws.calls.values()].reduce((a, b) => a + b, 0) - awsBefore} local AWS calls, ${actions} actions`,
+      );
+      if (!second.ok || actions !== 0) process.exitCode = 1;
+    }
   } finally {
     await (full ? full.stop() : sandbox.stop());
   }
