@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { DEFAULT_ENGINE, ENGINES, type EngineName } from "../../engine/engines";
 import { UsageError } from "../../errors";
-import { CI_SYSTEMS, type CiSystem, DEFAULT_SCHEDULE, DEFAULT_SHARDS, MAX_SHARDS } from "../../generator/ci";
+import { CI_SYSTEMS, type CiSystem, DEFAULT_SCHEDULE, DEFAULT_SHARDS, MAX_SHARDS } from "../../generator/ci-options";
 import { PRODUCTS, type Product } from "../../manager/schemes";
 import { type GlobalArgs, integer } from "../options";
 import { command } from "../run";
@@ -34,7 +34,8 @@ interface InitArgs {
 
 export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
   command: "init [dir]",
-  describe: "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README)",
+  describe:
+    "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README; with --ci a CI workflow)",
   builder: (y) =>
     y
       .positional("dir", { type: "string", default: ".", describe: "project folder" })
