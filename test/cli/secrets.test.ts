@@ -34,6 +34,7 @@ const COMMANDS: string[][] = [
   ["synth", "--config", config, "--out", join(dir, "synth-out")],
   ["synth", "--config", config, "--list-accounts"],
   ["init", "INIT_DIR", "--account", "111122223333"],
+  ["init", "INIT_DIR", "--account", "111122223333", "--state-bucket", "tf-state", "--ci", "github-actions"],
   [
     "verify",
     "--role-arn",
@@ -113,6 +114,7 @@ describe("the API key never appears in any output", () => {
         "synth-out/stacks/deep-security-roles/cdk.tf.json",
         "init-0/ds-onboard.yaml",
         "init-0/main.ts",
+        "init-4/.github/workflows/ds-onboard.yml",
         "migration.json",
         "demo-out/manifest.json",
       ]),

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { DEFAULT_ENGINE, ENGINES, type EngineName } from "../../engine/engines";
 import { UsageError } from "../../errors";
+import { CI_SYSTEMS, type CiSystem, DEFAULT_SCHEDULE, DEFAULT_SHARDS, MAX_SHARDS } from "../../generator/ci-options";
 import { PRODUCTS, type Product } from "../../manager/schemes";
-import type { GlobalArgs } from "../options";
+import { type GlobalArgs, integer } from "../options";
 import { command } from "../run";
 
 interface InitArgs {
@@ -21,11 +22,20 @@ interface InitArgs {
   package?: string;
   engine: EngineName;
   force: boolean;
+  stateBucket?: string;
+  stateKeyPrefix?: string;
+  ci?: CiSystem;
+  shards: number;
+  ciRoleArn?: string;
+  ciPlanRoleArn?: string;
+  ciSchedule: string;
+  ciBranch: string;
 }
 
 export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
   command: "init [dir]",
-  describe: "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README)",
+  describe:
+    "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README; with --ci a CI workflow)",
   builder: (y) =>
     y
       .positional("dir", { type: "string", default: ".", describe: "project folder" })
@@ -59,10 +69,51 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
         describe: "the construct framework: cdktf, or its fork CDK Terrain (cdktn)",
       })
       .option("force", { type: "boolean", default: false, describe: "overwrite existing files" })
+      .option("state-bucket", {
+        type: "string",
+        describe: "keep the Terraform state in this S3 bucket (native locking; Terraform 1.10+) instead of local files",
+      })
+      .option("state-key-prefix", { type: "string", implies: "state-bucket", describe: 'the state keys\' prefix (default "ds-onboard/")' })
+      .option("ci", {
+        choices: CI_SYSTEMS,
+        describe: "also write a CI workflow: synth, plan, apply and onboard per shard, and a scheduled reconcile (needs a shared state)",
+      })
+      .option("shards", {
+        type: "string",
+        default: DEFAULT_SHARDS,
+        coerce: integer("shards", 1, MAX_SHARDS),
+        describe: "with --ci: how many parallel jobs the accounts are split into (keep it: an account's shard depends on it)",
+      })
+      .option("ci-role-arn", {
+        type: "string",
+        implies: "ci",
+        describe: "with --ci: the IAM role the pipeline assumes through OIDC (default: a CI variable, DS_ONBOARD_AWS_ROLE_ARN)",
+      })
+      .option("ci-plan-role-arn", {
+        type: "string",
+        implies: "ci",
+        describe: "with --ci: a read-only role for the plans of pull/merge requests (default: --ci-role-arn)",
+      })
+      .option("ci-schedule", {
+        type: "string",
+        default: DEFAULT_SCHEDULE,
+        describe: "with --ci: when the scheduled reconcile runs (cron, UTC)",
+      })
+      .option("ci-branch", {
+        type: "string",
+        default: "main",
+        describe: "with --ci, GitHub: the branch that applies (GitLab: the default branch)",
+      })
       .example("$0 init onboarding --account 111122223333 --account 444455556666", "two accounts, Workload Security")
-      .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU") as unknown as Argv<
-      GlobalArgs & InitArgs
-    >,
+      .example("$0 init org --org-ou ou-ab12-cdef3456 --layout stack-per-account", "every account under an OU")
+      .example(
+        "$0 init org --org-ou r-ab12 --layout stack-per-account --state-bucket my-tf-state --ci github-actions --shards 8 --ci-role-arn arn:aws:iam::111122223333:role/ds-onboard-ci",
+        "an organization, onboarded by GitHub Actions in 8 shards",
+      )
+      .example(
+        "$0 init org --org-ou r-ab12 --state-bucket my-tf-state --ci gitlab",
+        "the same on GitLab CI (role ARN from a CI/CD variable)",
+      ) as unknown as Argv<GlobalArgs & InitArgs>,
   handler: command<InitArgs>(async ({ io, runtime }, args) => {
     const { projectFiles, CONFIG_FILE } = require("../../generator/init") as typeof import("../../generator/init");
     const { parseConfig } = require("../../config/load") as typeof import("../../config/load");
@@ -101,13 +152,17 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
         ...(args.layout ? { layout: args.layout } : {}),
         ...(args.deploymentRole ? { deploymentRoleName: args.deploymentRole } : {}),
         ...(args.region ? { region: args.region } : {}),
+        ...(args.stateBucket
+          ? { backend: { type: "s3", bucket: args.stateBucket, ...(args.stateKeyPrefix ? { keyPrefix: args.stateKeyPrefix } : {}) } }
+          : {}),
       },
       ...(accounts.length ? { accounts: accounts.map((accountId) => ({ accountId })) } : {}),
       ...(args.orgOu?.length ? { organizations: { includeOus: args.orgOu, skipSuspended: true, includeManagementAccount: false } } : {}),
     };
     // The same validation as synth: a bad flag fails here, not later.
     const validated = parseConfig(stringify(config), "the init flags");
-    const names = Object.keys(projectFiles({ projectName: "x", packageSpec: "x", config: validated, engine: args.engine }));
+    const ci = args.ci ? ciOptions(args, validated) : undefined;
+    const names = Object.keys(projectFiles({ projectName: "x", packageSpec: "x", config: validated, engine: args.engine, ci }));
     const existing = names.filter((f) => existsSync(join(dir, f)));
     if (existing.length && !args.force)
       throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written. Use --force to overwrite.`);
@@ -121,8 +176,12 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       packageSpec: dependency.spec,
       config: validated,
       engine: args.engine,
+      ci,
     });
-    for (const [name, content] of Object.entries(files)) writeFileAtomic(join(dir, name), content);
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileAtomic(join(dir, name), content);
+    }
     io.result(
       { dir, files: Object.keys(files), config: CONFIG_FILE, engine: args.engine, dependency: dependency.spec, note: dependency.note },
       [
@@ -136,6 +195,31 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
     return undefined;
   }),
 };
+
+/** The CI template's options from the flags, checked: a shared state, real role ARNs, a cron schedule. */
+function ciOptions(args: InitArgs, config: import("../../config/schema").OnboardingConfig) {
+  const { checkCiBackend, checkSchedule } = require("../../generator/ci") as typeof import("../../generator/ci");
+  const { checkIamArn } = require("../../validation") as typeof import("../../validation");
+  const backend = checkCiBackend(config);
+  if (backend) throw new UsageError(`--ci: ${backend.problem}; nothing was written. Give --state-bucket <bucket> (S3, native locking).`);
+  for (const [flag, arn] of [
+    ["ci-role-arn", args.ciRoleArn],
+    ["ci-plan-role-arn", args.ciPlanRoleArn],
+  ] as const) {
+    const problem = arn === undefined ? undefined : checkIamArn(arn, ["role"]);
+    if (problem) throw new UsageError(`--${flag}: ${problem.problem}. ${problem.fix}.`);
+  }
+  const schedule = checkSchedule(args.ciSchedule);
+  if (schedule) throw new UsageError(`--ci-schedule: ${schedule.problem}. ${schedule.fix}.`);
+  return {
+    system: args.ci as CiSystem,
+    shards: args.shards,
+    roleArn: args.ciRoleArn,
+    planRoleArn: args.ciPlanRoleArn,
+    schedule: args.ciSchedule,
+    branch: args.ciBranch,
+  };
+}
 
 function sanitize(name: string): string {
   return (
