@@ -91,7 +91,11 @@ function commands(plan: Plan, shard: string) {
   const forEachStack = (body: string) => `for d in cdktf.out/stacks/*/; do\n${body}\ndone\n`;
   const init = '  terraform -chdir="$d" init -input=false';
   return {
-    synth: `npx --no-install ds-onboard synth --config ${cfg} --shard ${shard}\n`,
+    // Each job has its own workspace: the shard's stacks go to cdktf.out (not cdktf.out/shard-I-of-N).
+    synth: `npx --no-install ds-onboard synth --config ${cfg} --shard ${shard} --out cdktf.out\n`,
+    // Connectors of accounts that left go before their roles (the apply destroys them): a connector
+    // whose role is gone fails every synchronization.
+    offboard: `npx --no-install ds-onboard offboard --config ${cfg} --shard ${shard} --if-recorded --output json\n`,
     // The synthesized stacks are the truth: a config edited back to the local backend stops here.
     checkBackend: `node -e '${BACKEND_CHECK}'\n`,
     plan: forEachStack(
@@ -106,7 +110,9 @@ function commands(plan: Plan, shard: string) {
     ),
     onboard: `npx --no-install ds-onboard onboard --config ${cfg} --shard ${shard} --output json\n`,
     // The report is kept (reconcile.json) and shown; the job ends with reconcile's exit code.
-    reconcile: `status=0\nnpx --no-install ds-onboard reconcile --config ${cfg} --shard ${shard} --output json > reconcile.json || status=$?\ncat reconcile.json\nexit "$status"\n`,
+    // Repairs what the manager can (registration, connector drift, synchronization); the job fails
+    // (exit 4) while anything is left that needs a person or Terraform. The report is kept.
+    reconcile: `status=0\nnpx --no-install ds-onboard reconcile --config ${cfg} --shard ${shard} --apply-registration --output json > reconcile.json || status=$?\ncat reconcile.json\nexit "$status"\n`,
   };
 }
 
@@ -218,6 +224,7 @@ function githubWorkflow(plan: Plan): string {
         steps: [
           ...setup(role, true),
           ...synthAndPlan,
+          { name: "Deregister the accounts that left", run: cmd.offboard, env: key },
           { name: "Terraform apply", run: cmd.apply, ...(Object.keys(applyEnv).length ? { env: applyEnv } : {}) },
           { name: "Verify and register the shard's accounts", run: cmd.onboard, env: key },
           {
@@ -334,6 +341,7 @@ unzip -oq terraform.zip -d /usr/local/bin && rm terraform.zip
         cmd.synth,
         cmd.checkBackend,
         cmd.plan,
+        cmd.offboard,
         cmd.apply,
         cmd.onboard,
         keepRecord(

@@ -15,6 +15,11 @@ export interface OffboardOptions {
   readonly keepConnectors?: boolean;
   /** Accounts handled at once. @default 8 */
   readonly concurrency?: number;
+  /**
+   * A config never synthesized (no accounts record) has no account known to have left: report
+   * none instead of refusing (a pipeline's first run). @default false: refuse
+   */
+  readonly ifRecorded?: boolean;
 }
 
 export interface OffboardRow {
@@ -37,9 +42,10 @@ export interface OffboardReport {
  * The roles to offboard: for a project from role ARNs, its roles; for a config, the accounts its
  * record of the last synthesis holds that the config (or discovery) no longer has.
  */
-export function leavingTargets(project: Project): RoleTarget[] {
+export function leavingTargets(project: Project, options: { ifRecorded?: boolean } = {}): RoleTarget[] {
   if (!project.config) return [...project.targets];
   const path = manifestPathOf(project.config.path, selectionSuffix(project.scope.selection));
+  if (!existsSync(path) && options.ifRecorded) return [];
   if (!existsSync(path))
     throw new UsageError(
       `${path} does not exist: no synthesis of ${project.config.path} was recorded, so no account is known to have left. Name the roles instead (by ARN).`,
@@ -65,7 +71,7 @@ export function leavingTargets(project: Project): RoleTarget[] {
 }
 
 export async function offboardProject(project: Project, options: OffboardOptions = {}): Promise<OffboardReport> {
-  const targets = leavingTargets(project);
+  const targets = leavingTargets(project, options);
   const keep = options.keepConnectors ?? project.config?.config.deployment?.removedAccounts === "keep";
   const next = project.config
     ? `Now remove the roles: ds-onboard synth --config ${project.config.path}, then terraform apply (or cdktf deploy) of its stacks: the providers of the accounts that left stay until their roles are destroyed.`

@@ -183,6 +183,16 @@ describe("selection flags", () => {
     }
   });
 
+  it("offboard --if-recorded: a shard never synthesized has no account known to have left (a pipeline's first run)", async () => {
+    const config = world.config(ids(4, 390000000000), {}, "first-run.yaml");
+    const first = await runCli(["offboard", "--config", config, "--shard", "1/2", "--if-recorded", "--output", "json"], env());
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).accounts).toEqual([]);
+    const strict = await runCli(["offboard", "--config", config, "--shard", "1/2"], env());
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toMatch(/first-run\.shard-1-of-2\.accounts\.json does not exist/);
+  });
+
   it("synth --list-accounts says which accounts another shard has; the environment's shard works like the flag", async () => {
     const accounts = ids(6, 380000000000);
     const config = world.config(accounts, {}, "list.yaml");
