@@ -180,7 +180,6 @@ const deploymentRoleSchema = z
   .object({
     trustedPrincipals: z
       .array(checked((v) => checkIamArn(v, ["role", "user", "root"])))
-      .min(1)
       .describe("who may assume the deployment role: the pipeline's role ARN(s), user ARNs or account roots"),
     name: roleName.optional().describe(`the deployment role's name; default ${DEFAULT_DEPLOYER_ROLE_NAME}`),
     organizationId: checked(checkOrganizationId)
