@@ -196,7 +196,7 @@ const deploymentRoleSchema = z
     bootstrapRoleName: roleName
       .optional()
       .describe(
-        "the role `ds-onboard deployment-role --format cdktf` assumes once per account to create it; default OrganizationAccountAccessRole",
+        "the role the cdktf bootstrap stack assumes once per account to create the deployment role; default OrganizationAccountAccessRole",
       ),
   })
   .strict();
