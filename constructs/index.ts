@@ -4,6 +4,14 @@
  * `ds-onboard/generator` entry point. Everything else is internal.
  */
 
+export {
+  buildDeploymentPolicy,
+  buildDeploymentTrustPolicy,
+  type DeployedRoleScope,
+  type DeploymentRoleOptions,
+  deploymentActions,
+} from "../src/policy/deployment-role";
+export { deploymentRoleTemplate } from "../src/policy/deployment-role-template";
 export type { PolicyDocument, PolicyStatement } from "../src/policy/document";
 export { type ManagerPrincipal, ManagerPrincipals, WORKLOAD_SECURITY_ACCOUNT_ID } from "../src/policy/principal";
 export type { RoleOptions, RolePlan } from "../src/policy/role";
@@ -19,6 +27,12 @@ export {
 } from "../src/policy/trust";
 export { type Partition, ValidationError, type ValidationIssue } from "../src/validation";
 export { DeepSecurityCrossAccountRole, type DeepSecurityCrossAccountRoleProps, type RegistrationOptions } from "./cross-account-role";
+export {
+  addDeploymentRoleStack,
+  DeepSecurityDeploymentRole,
+  type DeepSecurityDeploymentRoleProps,
+  type DeploymentRoleStackProps,
+} from "./deployment-role";
 export {
   type AccountStacksProps,
   type AccountTarget,

@@ -51,7 +51,7 @@ export interface DeepSecurityAccountRolesProps extends RoleOptions {
 }
 
 /** The aliased AWS provider of one account: it assumes the account's deployment role, and only that account. */
-function accountProvider(scope: Construct, target: { accountId: string; region: string; deploymentRoleArn: string }): AwsProvider {
+export function accountProvider(scope: Construct, target: { accountId: string; region: string; deploymentRoleArn: string }): AwsProvider {
   return new AwsProvider(scope, `aws-${target.accountId}`, {
     alias: `account_${target.accountId}`,
     region: target.region,

@@ -8,6 +8,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import type { ExitCode } from "../errors";
 import { demoCommand } from "./commands/demo";
+import { deploymentRoleCommand } from "./commands/deployment-role";
 import { deregisterCommand } from "./commands/deregister";
 import { doctorCommand } from "./commands/doctor";
 import { externalIdCommand } from "./commands/external-id";
@@ -38,6 +39,7 @@ export function buildCli(argv: string[], columns = 100) {
     .command(doctorCommand)
     .command(initCommand)
     .command(synthCommand)
+    .command(deploymentRoleCommand)
     .command(verifyCommand)
     .command(registerCommand)
     .command(onboardCommand)

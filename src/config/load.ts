@@ -8,7 +8,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { UsageError } from "../errors";
 import { ValidationError, type ValidationIssue } from "../validation";
-import { configSchema, type OnboardingConfig } from "./schema";
+import { configSchema, type OnboardingConfig, withDeploymentRoleName } from "./schema";
 
 export interface LoadedConfig {
   readonly path: string;
@@ -89,7 +89,7 @@ export function parseConfig(text: string, name: string): OnboardingConfig {
     });
     throw new ValidationError(issues, `Invalid config ${name}`);
   }
-  return result.data;
+  return withDeploymentRoleName(result.data);
 }
 
 /** `["accounts", 3, "accountId"]` → `accounts[3].accountId`. */

@@ -15,10 +15,17 @@ import { AUTH_SCHEMES, PRODUCTS } from "../manager/schemes";
 import { parseManagerUrl } from "../manager/url";
 import { checkRegion, planAccounts, REGION_PATTERN } from "../policy/accounts";
 import { checkBackend } from "../policy/backend";
+import { checkOrganizationId, DEFAULT_DEPLOYER_ROLE_NAME, deploymentRoleProblems } from "../policy/deployment-role";
 import type { ManagerPrincipal } from "../policy/principal";
 import { AWS_PROVIDER_VERSION_RANGE, checkProviderVersion } from "../policy/provider-version";
 import { planRole } from "../policy/role";
-import { type ConfigurableRoleOptions, type OptionRule, type OptionShape, ROLE_OPTION_RULES } from "../policy/role-options";
+import {
+  type ConfigurableRoleOptions,
+  checkMaxSessionDuration,
+  type OptionRule,
+  type OptionShape,
+  ROLE_OPTION_RULES,
+} from "../policy/role-options";
 import {
   ACCOUNT_ID_PATTERN,
   checkAccountId,
@@ -168,6 +175,32 @@ const backendSchema = z.discriminatedUnion("type", [
     .strict(),
 ]);
 
+/** The least-privilege deployment role (its rules are the construct's: src/policy/deployment-role.ts). */
+const deploymentRoleSchema = z
+  .object({
+    trustedPrincipals: z
+      .array(checked((v) => checkIamArn(v, ["role", "user", "root"])))
+      .describe("who may assume the deployment role: the pipeline's role ARN(s), user ARNs or account roots"),
+    name: roleName.optional().describe(`the deployment role's name; default ${DEFAULT_DEPLOYER_ROLE_NAME}`),
+    organizationId: checked(checkOrganizationId)
+      .optional()
+      .describe("accept only callers of this organization (aws:PrincipalOrgID), e.g. o-a1b2c3d4e5; default no such condition"),
+    maxSessionDurationSeconds: z
+      .number()
+      .superRefine((value, ctx) => {
+        const problem = checkMaxSessionDuration(value);
+        if (problem) ctx.addIssue({ code: "custom", message: `${problem.problem}. ${problem.fix}` });
+      })
+      .optional()
+      .describe("the deployment role's maximum session, 3600 to 43200 seconds; default 3600"),
+    bootstrapRoleName: roleName
+      .optional()
+      .describe(
+        "the role the cdktf bootstrap stack assumes once per account to create the deployment role; default OrganizationAccountAccessRole",
+      ),
+  })
+  .strict();
+
 export const deploymentSchema = z
   .object({
     layout: z.enum(["single-stack", "stack-per-account"]).optional().describe("default single-stack"),
@@ -176,7 +209,14 @@ export const deploymentSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, "may hold only letters, digits, _ and -")
       .optional()
       .describe("default deep-security-roles"),
-    deploymentRoleName: roleName.optional().describe("role Terraform assumes in each account; default OrganizationAccountAccessRole"),
+    deploymentRoleName: roleName
+      .optional()
+      .describe("role Terraform assumes in each account; default OrganizationAccountAccessRole, or deploymentRole's name when that is set"),
+    deploymentRole: deploymentRoleSchema
+      .optional()
+      .describe(
+        "use a least-privilege deployment role (created by a StackSet or `ds-onboard deployment-role`) instead of OrganizationAccountAccessRole: it may manage only the Deep Security role and its policy",
+      ),
     region: region.optional().describe("default us-east-1"),
     providerVersion: z
       .string()
@@ -236,6 +276,19 @@ export const configSchema = z
         message: `${issue.problem}. ${issue.fix}`,
       });
     }
+    if (d?.deploymentRole) {
+      for (const p of deploymentRoleProblems(d.deploymentRole, config.role ?? {})) {
+        ctx.addIssue({ code: "custom", path: ["deployment", "deploymentRole", ...splitPath(p.path)], message: `${p.problem}. ${p.fix}` });
+      }
+      const name = d.deploymentRole.name ?? DEFAULT_DEPLOYER_ROLE_NAME;
+      if (d.deploymentRoleName !== undefined && d.deploymentRoleName !== name) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["deployment", "deploymentRoleName"],
+          message: `is ${d.deploymentRoleName} but deploymentRole creates ${name}. Remove deploymentRoleName (deploymentRole sets it), or make the names the same`,
+        });
+      }
+    }
     if (d?.providerVersion !== undefined) {
       try {
         checkProviderVersion(d.providerVersion, "providerVersion");
@@ -277,12 +330,27 @@ function crossFieldIssues(config: OnboardingConfig): { path: PropertyKey[]; mess
 
 /** A planner's path (`roleName`, `principal`, `accounts[2].accountId`) as a config path. */
 function configPath(path: string): PropertyKey[] {
-  const parts = path.split(/\.|(?=\[)/).map((p) => (p.startsWith("[") ? Number(p.slice(1, -1)) : p));
+  const parts = splitPath(path);
   const head = parts[0];
   if (head === "accounts") return parts;
   if (head === "principal") return ["manager", "principal"];
   if (head === "deploymentRoleName" || head === "region") return ["deployment", ...parts];
   return ["role", ...parts];
+}
+
+/**
+ * The config as the stacks read it: with `deployment.deploymentRole`, Terraform assumes that role
+ * in each account (unless an account names its own deployment role).
+ */
+export function withDeploymentRoleName(config: OnboardingConfig): OnboardingConfig {
+  const d = config.deployment;
+  if (!d?.deploymentRole || d.deploymentRoleName !== undefined) return config;
+  return { ...config, deployment: { ...d, deploymentRoleName: d.deploymentRole.name ?? DEFAULT_DEPLOYER_ROLE_NAME } };
+}
+
+/** `accounts[2].accountId` → ["accounts", 2, "accountId"]. */
+function splitPath(path: string): PropertyKey[] {
+  return path.split(/\.|(?=\[)/).map((p) => (p.startsWith("[") ? Number(p.slice(1, -1)) : p));
 }
 
 /** The JSON Schema for editors, generated from the zod definition. */

@@ -31,17 +31,24 @@ export function evaluateTrust(policy: PolicyDocument | string, request: TrustReq
   return allowed ? "Allow" : "ImplicitDeny";
 }
 
-/** Evaluates identity policies (attached and inline) for one action on any resource. */
+/**
+ * Evaluates identity policies (attached and inline) for one action: on `resource` when given
+ * (an ARN; statements whose Resource patterns do not match it are skipped), otherwise on any
+ * resource (only statements on every resource count).
+ */
 export function evaluateIdentity(
   policies: readonly (PolicyDocument | string)[],
   action: string,
   context: Readonly<Record<string, string>> = {},
+  resource?: string,
 ): Decision {
   let allowed = false;
+  const covers = (pattern: string) =>
+    resource === undefined ? pattern === "*" || wildcardToRegExp(pattern).test("*") : wildcardToRegExp(pattern).test(resource);
   for (const policy of policies) {
     for (const s of toList(parsePolicy(policy).Statement)) {
       if (!statementActionMatches(s, action) || !conditionsMatch(s, context)) continue;
-      if (s.Resource !== undefined && !toList(s.Resource).some((r) => r === "*" || wildcardToRegExp(r).test("*"))) continue;
+      if (s.Resource !== undefined && !toList(s.Resource).some(covers)) continue;
       if (s.Effect === "Deny") return "ExplicitDeny";
       allowed = true;
     }

@@ -156,7 +156,8 @@ export class LocalAws {
     this.count(`${service}.${action}`);
     const requestId = randomUUID();
     try {
-      if (service !== "sts" && !this.iam.mayCall(caller.arn, `${service}:${action}`)) {
+      const target = service === "iam" ? this.iam.iamRequestTarget(caller.arn, action, (name) => form.get(name) ?? undefined) : undefined;
+      if (service !== "sts" && !this.iam.mayCall(caller.arn, `${service}:${action}`, target)) {
         throw service === "ec2"
           ? new AwsFault(
               "UnauthorizedOperation",

@@ -57,6 +57,12 @@ export interface LocalAccount {
   readonly inline: Map<string, Map<string, string>>;
 }
 
+/** What an identity policy is evaluated against: the resource's ARN and the request's condition keys. */
+export interface RequestTarget {
+  readonly resource?: string;
+  readonly context: Readonly<Record<string, string>>;
+}
+
 /** Role attributes CreateRole takes besides the name and trust policy. */
 export interface RoleAttributes {
   readonly path?: string;
@@ -363,11 +369,39 @@ export class LocalIam {
     return session;
   }
 
-  /** Whether a caller may call an action: sessions by their role's policies; other identities may. */
-  mayCall(callerArn: string, action: string): boolean {
+  /**
+   * Whether a caller may call an action: sessions by their role's policies (on the request's
+   * resource and condition keys, when known); other identities may.
+   */
+  mayCall(callerArn: string, action: string, target?: RequestTarget): boolean {
     const { account, roleArn } = callerParts(callerArn);
     if (!roleArn) return true;
     const roleName = roleArn.split("/").pop()!;
-    return evaluateIdentity(this.rolePolicies(account, roleName), action) === "Allow";
+    return evaluateIdentity(this.rolePolicies(account, roleName), action, target?.context, target?.resource) === "Allow";
+  }
+
+  /**
+   * The resource and condition keys of an IAM request (a role by `RoleName`, a policy by
+   * `PolicyArn` or by the name `CreatePolicy` gives it; `iam:PolicyARN`, `iam:PermissionsBoundary`),
+   * so that resource-scoped policies are enforced as AWS does. Other requests: no resource.
+   */
+  iamRequestTarget(callerArn: string, action: string, param: (name: string) => string | undefined): RequestTarget {
+    const partition = callerArn.split(":")[1] || "aws";
+    const { account } = callerParts(callerArn);
+    const context: Record<string, string> = {};
+    const boundary = param("PermissionsBoundary");
+    if (boundary) context["iam:PermissionsBoundary"] = boundary;
+    const roleName = param("RoleName");
+    const policyArn = param("PolicyArn");
+    if (roleName && !param("InstanceProfileName")) {
+      if (policyArn) context["iam:PolicyARN"] = policyArn;
+      const path = this.accounts.get(account)?.roles.get(roleName)?.path ?? param("Path") ?? "/";
+      return { resource: `arn:${partition}:iam::${account}:role${path}${roleName}`, context };
+    }
+    if (policyArn) return { resource: policyArn, context };
+    const policyName = param("PolicyName");
+    if (action === "CreatePolicy" && policyName)
+      return { resource: `arn:${partition}:iam::${account}:policy${param("Path") ?? "/"}${policyName}`, context };
+    return { context };
   }
 }

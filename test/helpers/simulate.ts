@@ -38,3 +38,30 @@ export async function simulateAssumeRole(trustPolicy: unknown, request: AssumeRe
   if (response.resultType === "error") throw new Error(`simulation error: ${JSON.stringify(response.errors)}`);
   return response.overallResult as Decision;
 }
+
+export interface IdentityRequest {
+  /** The caller: a role session in the resource's account. */
+  readonly caller: string;
+  readonly action: string;
+  readonly resource: string;
+  /** Request context keys, e.g. `iam:PolicyARN`. */
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+/** What AWS would decide for a call by a principal whose only permissions are `policy` (same account, no resource policy). */
+export async function simulateIdentityCall(policy: unknown, request: IdentityRequest): Promise<Decision> {
+  const simulation: Simulation = {
+    request: {
+      principal: request.caller,
+      action: request.action,
+      resource: { resource: request.resource, accountId: request.caller.split(":")[4] },
+      contextVariables: { ...(request.context ?? {}) },
+    },
+    identityPolicies: [{ name: "under-test", policy: (typeof policy === "string" ? JSON.parse(policy) : policy) as never }],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  } as unknown as Simulation;
+  const response = await runSimulation(simulation, {});
+  if (response.resultType === "error") throw new Error(`simulation error: ${JSON.stringify(response.errors)}`);
+  return response.overallResult as Decision;
+}
