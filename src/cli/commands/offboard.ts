@@ -1,21 +1,20 @@
-import type { Argv, CommandModule } from "yargs";
 import { ExitCode } from "../../errors";
-import { type GlobalArgs, projectFromArgs, type TargetArgs, targetOptions } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
+import { projectFromArgs, type TargetArgs, targetOptions } from "../options";
 
 interface OffboardArgs extends TargetArgs {
   keepConnectors?: boolean;
 }
 
-export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArgs> = {
+export const offboardCommand = defineCommand<OffboardArgs>({
   command: "offboard",
   describe: "Deregister the connectors of accounts that left (the config's, or the roles named), then say what removes their roles",
   builder: (y) =>
     targetOptions(y).option("keep-connectors", {
       type: "boolean",
       describe: "keep the connectors, only report them (default: the config's deployment.removedAccounts, else deregister)",
-    }) as unknown as Argv<GlobalArgs & OffboardArgs>,
-  handler: command<OffboardArgs>(async ({ io, session }, args) => {
+    }),
+  handler: async ({ io, session }, args) => {
     const { offboardProject } = require("../../workflows/offboard") as typeof import("../../workflows/offboard");
     const project = await projectFromArgs(session, args);
     const report = await offboardProject(project, { keepConnectors: args.keepConnectors, concurrency: args.concurrency });
@@ -25,5 +24,5 @@ export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArg
     );
     io.result(report, [...lines, `${report.accounts.length} account(s) offboarded from the manager`, report.next].join("\n"));
     return report.ok ? ExitCode.ok : ExitCode.failed;
-  }),
-};
+  },
+});

@@ -1,7 +1,5 @@
-import type { Argv, CommandModule } from "yargs";
 import { ENGINES, type EngineName } from "../../engine/engines";
-import type { GlobalArgs } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
 
 interface SynthArgs {
   config: string;
@@ -11,7 +9,7 @@ interface SynthArgs {
   forgetRemoved?: string[];
 }
 
-export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
+export const synthCommand = defineCommand<SynthArgs>({
   command: "synth",
   describe: "Resolve the external ID once and write Terraform JSON for every account in the config",
   builder: (y) =>
@@ -34,10 +32,8 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
         describe: "show the accounts (discovered or listed) and why each is in or out; write nothing",
       })
       .example("$0 synth --config ds-onboard.yaml", "write cdktf.out/stacks/*/cdk.tf.json")
-      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds") as unknown as Argv<
-      GlobalArgs & SynthArgs
-    >,
-  handler: command<SynthArgs>(async ({ io, session }, args) => {
+      .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds"),
+  handler: async ({ io, session }, args) => {
     const { Project } = require("../../app/project") as typeof import("../../app/project");
     const project = await Project.fromConfig(session, args.config);
     if (args.listAccounts) {
@@ -80,5 +76,5 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       ].join("\n"),
     );
     return undefined;
-  }),
-};
+  },
+});
