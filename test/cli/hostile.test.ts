@@ -268,7 +268,7 @@ describe("every failure class with --output json: one JSON document, nothing els
 
   it("a timeout (headers, then nothing): exit 1, kind timeout", async () => {
     hostile.use(() => ({ kind: "headers-then-hang" }));
-    const r = await timed(runCli(["external-id", "get", "--timeout", "1", "--output", "json"], env()));
+    const r = await timed(runCli(["external-id", "get", "--timeout", "0.2", "--output", "json"], env()));
     expectJsonFailure(r, 1, "ManagerError", "timeout");
     expect(r.ms).toBeLessThan(20_000);
     expectSafe(r);
@@ -332,30 +332,31 @@ describe("numbers are checked before anything is sent", () => {
 describe("--deadline bounds the whole command", () => {
   let slow: SandboxManager;
   beforeAll(async () => {
-    slow = await SandboxManager.start({ latencyMs: 10_000, externalId: ID, adminKey: KEY });
+    slow = await SandboxManager.start({ latencyMs: 3_000, externalId: ID, adminKey: KEY });
   });
   afterAll(async () => {
     await slow.stop();
   });
 
-  it("register --deadline 2 against a manager that answers after 10 s: exit 1 within ~5 s, says the deadline and that a rerun continues", async () => {
+  // The deadline (0.5 s) is far below one answer (3 s): the run can only end this early by it.
+  it("register --deadline 0.5 against a manager that answers after 3 s: exit 1 before any answer, says the deadline and that a rerun continues", async () => {
     const r = await timed(
-      runCli(["register", "--role-arn", ROLE, "--no-check-trust", "--deadline", "2"], env({ DS_MANAGER_URL: slow.url })),
+      runCli(["register", "--role-arn", ROLE, "--no-check-trust", "--deadline", "0.5"], env({ DS_MANAGER_URL: slow.url })),
     );
     expectTextFailure(r, 1);
-    expect(r.ms).toBeLessThan(5_500);
+    expect(r.ms).toBeLessThan(2_500);
     expect(r.stderr).toMatch(/deadline/i);
-    expect(r.stderr).toMatch(/\b2 ?s\b/);
+    expect(r.stderr).toMatch(/\b0\.5 ?s\b/);
     expect(r.stderr).toMatch(/again|rerun|re-run/i);
     expect(r.stderr).toMatch(/continue/i);
     expectSafe(r);
   }, 30_000);
 
-  it("external-id get --deadline 2 --output json: one JSON failure document, exit 1", async () => {
-    const r = await timed(runCli(["external-id", "get", "--deadline", "2", "--output", "json"], env({ DS_MANAGER_URL: slow.url })));
+  it("external-id get --deadline 0.5 --output json: one JSON failure document, exit 1", async () => {
+    const r = await timed(runCli(["external-id", "get", "--deadline", "0.5", "--output", "json"], env({ DS_MANAGER_URL: slow.url })));
     const doc = expectJsonFailure(r, 1, expect.any(String));
     expect(doc.error.message).toMatch(/deadline/i);
-    expect(r.ms).toBeLessThan(5_500);
+    expect(r.ms).toBeLessThan(2_500);
     expectSafe(r);
   }, 30_000);
 });

@@ -198,18 +198,20 @@ describe("answers holding the external ID", () => {
 });
 
 describe("slow, stalled and cut-off answers", () => {
-  it("a body trickled one byte every 2 s fails on the 3 s deadline, within attempts × (timeout + backoff)", async () => {
-    hostile.use(() => ({ kind: "trickle", body: JSON.stringify({ awsConnectors: [] }), intervalMs: 2000 }));
-    const c = client({ timeoutMs: 3000, retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 0 } });
+  // A byte comes every 200 ms, well inside the 600 ms timeout: a timer on the gap between chunks
+  // would never fire; the deadline covers the whole body (18 bytes: 3.6 s).
+  it("a body trickled one byte every 200 ms fails on the 600 ms deadline, within attempts × (timeout + backoff)", async () => {
+    hostile.use(() => ({ kind: "trickle", body: JSON.stringify({ awsConnectors: [] }), intervalMs: 200 }));
+    const c = client({ timeoutMs: 600, retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 0 } });
     const started = Date.now();
     const e = await expectSafeFailure(c, () => c.listConnectors(), "timeout");
     const elapsed = Date.now() - started;
-    expect(e.details).toMatchObject({ reason: "deadline", code: "ATTEMPT_DEADLINE", attempts: 3, timeoutMs: 3000 });
-    expect(e.message).toMatch(/within 3 s per attempt \(3 attempts\), headers and body included/);
+    expect(e.details).toMatchObject({ reason: "deadline", code: "ATTEMPT_DEADLINE", attempts: 3, timeoutMs: 600 });
+    expect(e.message).toMatch(/within 600 ms per attempt \(3 attempts\), headers and body included/);
     expect(hostile.requests.length).toBe(3);
-    expect(elapsed).toBeGreaterThanOrEqual(3 * 3000 - 50);
+    expect(elapsed).toBeGreaterThanOrEqual(3 * 600 - 50);
     // attempts × timeout + the backoffs (100 + 200): the formula the CLI prints.
-    expect(c.worstCaseMs()).toBe(3 * 3000 + 100 + 200);
+    expect(c.worstCaseMs()).toBe(3 * 600 + 100 + 200);
     expect(elapsed).toBeLessThan(c.worstCaseMs() + 1000);
     expect(elapsed).toBeLessThan(60_000);
   }, 30_000);
