@@ -14,30 +14,17 @@ import { join } from "node:path";
 import { containsSecret, hasControl } from "../../src/redact";
 import { SandboxManager } from "../../src/sandbox/manager";
 import { type CliResult, runCli } from "../helpers/cli";
-import { type Behaviour, echoForms, HostileManager, wire } from "../helpers/hostile-manager";
+import { type Behaviour, echoForms, HostileManager, serveDuringTests, wire } from "../helpers/hostile-manager";
 
 const KEY = "7:Kx9/zQ+Vb=Tw_Lm-Np.Rs@Yu:Hi,Gf";
 const ID = "3f6c1a9e-5b2d-4e8f-9a7c-0d1e2f3a4b5c";
 const ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m\x9b1m\u202e";
 const ROLE = "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole";
 
-let hostile: HostileManager;
-let elsewhere: HostileManager;
+const hostile = new HostileManager(() => ({ kind: "json", body: { externalId: ID } }));
+const elsewhere = new HostileManager(() => ({ kind: "json", body: { externalId: ID, awsConnectors: [] } }));
+serveDuringTests(hostile, elsewhere);
 const dir = mkdtempSync(join(tmpdir(), "ds-cli-hostile-"));
-
-beforeAll(async () => {
-  hostile = await HostileManager.start(() => ({ kind: "json", body: { externalId: ID } }));
-  elsewhere = await HostileManager.start(() => ({ kind: "json", body: { externalId: ID, awsConnectors: [] } }));
-});
-afterAll(async () => {
-  await hostile.stop();
-  await elsewhere.stop();
-});
-beforeEach(() => {
-  hostile.requests.length = 0;
-  hostile.errors.length = 0;
-  elsewhere.requests.length = 0;
-});
 
 /** The environment of a pipeline pointed at the hostile manager. */
 function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
@@ -281,7 +268,7 @@ describe("every failure class with --output json: one JSON document, nothing els
 
   it("a timeout (headers, then nothing): exit 1, kind timeout", async () => {
     hostile.use(() => ({ kind: "headers-then-hang" }));
-    const r = await timed(runCli(["external-id", "get", "--timeout", "1", "--output", "json"], env()));
+    const r = await timed(runCli(["external-id", "get", "--timeout", "0.2", "--output", "json"], env()));
     expectJsonFailure(r, 1, "ManagerError", "timeout");
     expect(r.ms).toBeLessThan(20_000);
     expectSafe(r);
@@ -345,30 +332,31 @@ describe("numbers are checked before anything is sent", () => {
 describe("--deadline bounds the whole command", () => {
   let slow: SandboxManager;
   beforeAll(async () => {
-    slow = await SandboxManager.start({ latencyMs: 10_000, externalId: ID, adminKey: KEY });
+    slow = await SandboxManager.start({ latencyMs: 3_000, externalId: ID, adminKey: KEY });
   });
   afterAll(async () => {
     await slow.stop();
   });
 
-  it("register --deadline 2 against a manager that answers after 10 s: exit 1 within ~5 s, says the deadline and that a rerun continues", async () => {
+  // The deadline (0.5 s) is far below one answer (3 s): the run can only end this early by it.
+  it("register --deadline 0.5 against a manager that answers after 3 s: exit 1 before any answer, says the deadline and that a rerun continues", async () => {
     const r = await timed(
-      runCli(["register", "--role-arn", ROLE, "--no-check-trust", "--deadline", "2"], env({ DS_MANAGER_URL: slow.url })),
+      runCli(["register", "--role-arn", ROLE, "--no-check-trust", "--deadline", "0.5"], env({ DS_MANAGER_URL: slow.url })),
     );
     expectTextFailure(r, 1);
-    expect(r.ms).toBeLessThan(5_500);
+    expect(r.ms).toBeLessThan(2_500);
     expect(r.stderr).toMatch(/deadline/i);
-    expect(r.stderr).toMatch(/\b2 ?s\b/);
+    expect(r.stderr).toMatch(/\b0\.5 ?s\b/);
     expect(r.stderr).toMatch(/again|rerun|re-run/i);
     expect(r.stderr).toMatch(/continue/i);
     expectSafe(r);
   }, 30_000);
 
-  it("external-id get --deadline 2 --output json: one JSON failure document, exit 1", async () => {
-    const r = await timed(runCli(["external-id", "get", "--deadline", "2", "--output", "json"], env({ DS_MANAGER_URL: slow.url })));
+  it("external-id get --deadline 0.5 --output json: one JSON failure document, exit 1", async () => {
+    const r = await timed(runCli(["external-id", "get", "--deadline", "0.5", "--output", "json"], env({ DS_MANAGER_URL: slow.url })));
     const doc = expectJsonFailure(r, 1, expect.any(String));
     expect(doc.error.message).toMatch(/deadline/i);
-    expect(r.ms).toBeLessThan(5_500);
+    expect(r.ms).toBeLessThan(2_500);
     expectSafe(r);
   }, 30_000);
 });
@@ -376,30 +364,29 @@ describe("--deadline bounds the whole command", () => {
 describe("the API key file", () => {
   const noKeyEnv = () => env({ DS_API_KEY: undefined });
 
-  it("readable by others (0644): works, with a warning naming the file and chmod 600", async () => {
+  /** `external-id get` with the key in a file of this mode: it succeeds, and the key stays out of the output. */
+  async function getWithKeyFile(mode: number): Promise<{ r: CliResult; file: string }> {
     hostile.use(() => ({ kind: "json", body: { externalId: ID } }));
-    const file = join(dir, "key-0644.txt");
+    const file = join(dir, `key-0${mode.toString(8)}.txt`);
     writeFileSync(file, `${KEY}\n`);
-    chmodSync(file, 0o644);
+    chmodSync(file, mode);
     const r = await runCli(["external-id", "get", "--api-key-file", file], noKeyEnv());
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${ID}\n`);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${ID}\n` });
+    expectSafe(r, [KEY]);
+    return { r, file };
+  }
+
+  it("readable by others (0644): works, with a warning naming the file and chmod 600", async () => {
+    const { r, file } = await getWithKeyFile(0o644);
     expect(r.stderr).toMatch(/^warning: /m);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toContain(`chmod 600 ${file}`);
-    expectSafe(r, [KEY]);
     expect(hostile.requests[0]?.headers["api-secret-key"]).toBe(KEY);
   });
 
   it("mode 0600: no warning", async () => {
-    hostile.use(() => ({ kind: "json", body: { externalId: ID } }));
-    const file = join(dir, "key-0600.txt");
-    writeFileSync(file, `${KEY}\n`);
-    chmodSync(file, 0o600);
-    const r = await runCli(["external-id", "get", "--api-key-file", file], noKeyEnv());
-    expect(r.code).toBe(0);
+    const { r } = await getWithKeyFile(0o600);
     expect(r.stderr).not.toMatch(/warning/);
-    expectSafe(r, [KEY]);
   });
 
   const broken: { name: string; make: () => string }[] = [
@@ -453,20 +440,19 @@ describe("external-id get --store file:", () => {
   beforeEach(() => hostile.use(() => ({ kind: "json", body: { externalId: ID } })));
   const mode = (f: string) => statSync(f).mode & 0o777;
 
+  /** `external-id get --store file:<file>` succeeds: the ID printed (the key nowhere), and the file holds just the ID, mode 0600. */
+  async function expectStored(file: string, ...flags: string[]): Promise<void> {
+    const r = await runCli(["external-id", "get", "--store", `file:${file}`, ...flags], env());
+    expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 0, stdout: `${ID}\n` });
+    expect(readFileSync(file, "utf8")).toBe(`${ID}\n`);
+    expect(mode(file)).toBe(0o600);
+    expectSafe(r, [KEY]);
+  }
+
   it("writes a new file with mode 0600; a second store of the same ID is fine", async () => {
     const file = join(dir, "stored-new.txt");
-    const first = await runCli(["external-id", "get", "--store", `file:${file}`], env());
-    expect(first.code).toBe(0);
-    expect(first.stdout).toBe(`${ID}\n`);
-    expect(readFileSync(file, "utf8")).toBe(`${ID}\n`);
-    expect(mode(file)).toBe(0o600);
-    expectSafe(first, [KEY]);
-    const again = await runCli(["external-id", "get", "--store", `file:${file}`], env());
-    expect(again.code).toBe(0);
-    expect(again.stdout).toBe(`${ID}\n`);
-    expect(readFileSync(file, "utf8")).toBe(`${ID}\n`);
-    expect(mode(file)).toBe(0o600);
-    expectSafe(again, [KEY]);
+    await expectStored(file);
+    await expectStored(file);
   });
 
   it("refuses a file that holds something else (exit 2, Nothing was written, the file unchanged); --force replaces it, mode 0600", async () => {
@@ -486,22 +472,13 @@ describe("external-id get --store file:", () => {
     expect(statSync(file).mtimeMs).toBe(before.mtimeMs);
     expect(statSync(file).ino).toBe(before.ino);
 
-    const forced = await runCli(["external-id", "get", "--store", `file:${file}`, "--force"], env());
-    expect(forced.code).toBe(0);
-    expect(forced.stdout).toBe(`${ID}\n`);
-    expect(readFileSync(file, "utf8")).toBe(`${ID}\n`);
-    expect(mode(file)).toBe(0o600);
-    expectSafe(forced, [KEY]);
+    await expectStored(file, "--force");
   });
 
   it("an existing copy of the same ID with loose permissions is rewritten 0600", async () => {
     const file = join(dir, "stored-loose.txt");
     writeFileSync(file, `${ID}\n`);
     chmodSync(file, 0o644);
-    const r = await runCli(["external-id", "get", "--store", `file:${file}`], env());
-    expect(r.code).toBe(0);
-    expect(readFileSync(file, "utf8")).toBe(`${ID}\n`);
-    expect(mode(file)).toBe(0o600);
-    expectSafe(r, [KEY]);
+    await expectStored(file);
   });
 });

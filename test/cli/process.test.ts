@@ -1,7 +1,7 @@
 /**
  * The program itself (`bin/ds-onboard.js` in a child process; `npm run build` first) stopped by
  * Ctrl+C (SIGINT) or a pipeline's cancel (SIGTERM) half-way through a `register` of 30 accounts
- * against a sandbox manager that takes 300 ms per answer: it exits 130 or 143, says how many
+ * against a sandbox manager that takes 100 ms per answer: it exits 130 or 143, says how many
  * steps were done and that running the same command again continues; the rerun finishes, and
  * the manager ends with exactly one connector per account.
  */
@@ -15,7 +15,8 @@ const BIN = join(__dirname, "..", "..", "bin", "ds-onboard.js");
 const ACCOUNTS = 30;
 const KEY = "7:PROCESS-CANARY-0123456789abcdefXYZ";
 
-const env = useSandbox({ latencyMs: 300, adminKey: KEY, record: false });
+const LATENCY_MS = 100;
+const env = useSandbox({ latencyMs: LATENCY_MS, adminKey: KEY, record: false });
 
 let nextFirst = 710000000000;
 /** 30 fresh accounts' role ARNs. */
@@ -25,9 +26,13 @@ function roles(): string[] {
   return Array.from({ length: ACCOUNTS }, (_, i) => `arn:aws:iam::${first + i}:role/DeepSecurityCrossAccountRole`);
 }
 
-function registerArgs(roleArns: string[], extra: string[] = []): string[] {
-  return ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--concurrency", "2", ...extra];
+/** Two accounts at a time, so that a signal lands half-way; the rerun that finishes goes faster. */
+function registerArgs(roleArns: string[], extra: string[] = [], concurrency = 2): string[] {
+  return ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--concurrency", String(concurrency), ...extra];
 }
+
+/** Lets an answer the interrupted program never read land before counting (a create still inside the manager). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 4 * LATENCY_MS));
 
 const PROGRESS = /^(created|unchanged|updated|synced|failed) \d{12}/gm;
 
@@ -109,7 +114,9 @@ function stepsDone(stderr: string): number {
 
 /** Runs the same command again to the end: exit 0, every account registered, one connector each. */
 async function rerun(roleArns: string[], before: number, extra: string[] = []): Promise<void> {
-  const again = await runCliProcess(registerArgs(roleArns, ["--output", "json", ...extra]), sandboxEnv(env, KEY), { timeoutMs: 60_000 });
+  const again = await runCliProcess(registerArgs(roleArns, ["--output", "json", ...extra], 10), sandboxEnv(env, KEY), {
+    timeoutMs: 60_000,
+  });
   expect({ code: again.code, stderr: again.code === 0 ? "" : again.stderr }).toEqual({ code: 0, stderr: "" });
   const report = JSON.parse(again.stdout) as { ok: boolean; results: { accountId: string; status: string }[] };
   expect(report.ok).toBe(true);
@@ -140,8 +147,7 @@ describe("register interrupted by a signal, then run again", () => {
       expect(r.stderr).toMatch(/continue/i);
       expect(r.stderr).toMatch(/not duplicate/i);
       expectSafe(r);
-      // Let an answer the program never read land before counting (a create still inside the manager).
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      await settle();
       expect(env.sandbox.connectors.filter((c) => roleArns.includes(c.crossAccountRoleArn!)).length).toBeLessThan(ACCOUNTS);
       await rerun(roleArns, done);
     }, 90_000);
@@ -175,7 +181,7 @@ describe("register interrupted by a signal, then run again", () => {
     expect(stepsDone(second.stderr)).toBeGreaterThanOrEqual(12);
     expectSafe(first);
     expectSafe(second);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await settle();
     await rerun(roleArns, stepsDone(first.stderr));
   }, 120_000);
 });

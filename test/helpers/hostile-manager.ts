@@ -55,19 +55,32 @@ export class HostileManager {
   private server?: Server;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  private constructor(private script: Script) {}
+  /** A server not yet listening: `listen` (or `serveDuringTests`) starts it. */
+  constructor(private script: Script) {}
 
   static async start(script: Script): Promise<HostileManager> {
     const m = new HostileManager(script);
-    m.server = createServer((req, res) =>
-      m.handle(req, res).catch((error) => {
-        m.errors.push(error as Error);
+    await m.listen();
+    return m;
+  }
+
+  /** Listens on a free loopback port; `url` is set once this resolves. */
+  async listen(): Promise<void> {
+    const server = createServer((req, res) =>
+      this.handle(req, res).catch((error) => {
+        this.errors.push(error as Error);
         req.socket.destroy();
       }),
     );
-    await new Promise<void>((resolve) => m.server!.listen(0, "127.0.0.1", resolve));
-    m.url = `http://127.0.0.1:${(m.server.address() as AddressInfo).port}/api`;
-    return m;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+  }
+
+  /** Forgets the requests and script errors recorded so far. */
+  clear(): void {
+    this.requests.length = 0;
+    this.errors.length = 0;
   }
 
   /** The server's origin, e.g. `http://127.0.0.1:1234`. */
@@ -203,4 +216,13 @@ export function wire(status: number, headers: Record<string, string>, body = "")
     ([k, v]) => `${k}: ${v}`,
   );
   return `HTTP/1.1 ${status} X\r\n${lines.join("\r\n")}\r\n\r\n${body}`;
+}
+
+/** For a file of tests that share servers: they listen before its tests, stop after, and each test starts with clear records. */
+export function serveDuringTests(...managers: HostileManager[]): void {
+  beforeAll(() => Promise.all(managers.map((m) => m.listen())));
+  afterAll(() => Promise.all(managers.map((m) => m.stop())));
+  beforeEach(() => {
+    for (const m of managers) m.clear();
+  });
 }

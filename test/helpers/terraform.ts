@@ -9,9 +9,10 @@
  * on its own and no plugin cache is needed (TF_PLUGIN_CACHE_DIR is never passed on).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
+import { LocalAws } from "../../src/sandbox/aws";
 
 /** Set to 1 (CI does) to make missing Terraform a test failure instead of a skip. */
 export const REQUIRE_TERRAFORM_ENV = "DS_ONBOARD_REQUIRE_TERRAFORM";
@@ -316,4 +317,36 @@ export function planActions(plan: PlanJson): Record<"create" | "update" | "delet
       if (action === "create" || action === "update" || action === "delete") out[action].push(rc.address);
   }
   return out;
+}
+
+/** What a file of real-Terraform tests against the local AWS endpoint shares; set before its tests run. */
+export interface TerraformOnLocalAws {
+  /** A fresh folder for the file's stacks and states. */
+  readonly work: string;
+  readonly aws: LocalAws;
+  readonly tf: TerraformRunner;
+}
+
+/**
+ * Inside `describeWithTerraform`: before the tests, a work folder (`prefix`), the local AWS
+ * endpoint and a runner pointed at it; after them, the runner's timings on the console (as
+ * `label`) and everything stopped and removed.
+ */
+export function terraformOnLocalAws(label: string, prefix: string): TerraformOnLocalAws {
+  const shared = {} as { work: string; aws: LocalAws; tf: TerraformRunner };
+  beforeAll(async () => {
+    const availability = terraformAvailability();
+    if (!availability.ok) throw new Error("unreachable: describeWithTerraform checked");
+    shared.work = mkdtempSync(join(tmpdir(), prefix));
+    shared.aws = await LocalAws.start();
+    shared.tf = new TerraformRunner(availability.tools, { endpoint: shared.aws.url });
+  });
+  afterAll(async () => {
+    const { work, aws, tf } = shared;
+    if (tf) console.log(`terraform timings, ${label} (${tf.tools.version}, aws ${tf.tools.providerVersions.join(",")}): ${tf.summary()}`);
+    await aws?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+    if (tf) rmSync(tf.dir, { recursive: true, force: true });
+  });
+  return shared;
 }

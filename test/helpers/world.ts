@@ -50,6 +50,8 @@ export interface World {
   dir: string;
   /** A session on the sandbox manager (and a log to read). */
   session(extra?: Partial<SessionSettings>): { session: Session; log: MemoryLog };
+  /** Runs `work` with a new session (as `session` gives), and closes the session after, also on failure. */
+  withSession<T>(work: (session: Session, log: MemoryLog) => Promise<T>, extra?: Partial<SessionSettings>): Promise<T>;
   /** "Deploys" a role into a fresh account, as the constructs would, unless told otherwise. */
   /** `deploymentRole: false`: the account has one already (e.g. from the organization). */
   deploy(options?: { trust?: PolicyDocument; permissions?: PolicyDocument; accountId?: string; deploymentRole?: boolean }): {
@@ -95,6 +97,14 @@ export function useWorld(options: { manager?: SandboxManagerOptions } = {}): Wor
       log,
     );
     return { session, log };
+  };
+  world.withSession = async (work, extra) => {
+    const { session, log } = world.session(extra);
+    try {
+      return await work(session, log);
+    } finally {
+      await session.close();
+    }
   };
   world.deploy = (o = {}) => {
     const accountId = o.accountId ?? String(nextAccount++);

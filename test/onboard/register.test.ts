@@ -31,6 +31,24 @@ function target(role = "DeepSecurityCrossAccountRole", accountId = String(next++
 }
 const connectorsOf = (accountId: string) => sandbox.connectors.filter((c) => c.accountId === accountId);
 
+/** A new account with two connectors for its role, as runs before the duplicate check left them: a (lowest ID) and b. */
+async function accountWithDuplicate() {
+  const t = target();
+  const admin = client();
+  const a = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+  const b = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+  return { t, admin, a, b };
+}
+
+/** Another party acts on a connector just before `c` calls `method` on it. */
+function otherPartyFirst(c: ManagerClient, method: "describeConnector" | "deleteConnector", act: (id: number) => Promise<unknown>): void {
+  const call = c[method].bind(c) as (id: number) => Promise<never>;
+  c[method] = async (id: number) => {
+    await act(id);
+    return call(id);
+  };
+}
+
 describe("the WorkSpaces setting follows the role", () => {
   it("creates connectors with WorkSpaces enabled by default, and leaves them unchanged after", async () => {
     const t = target();
@@ -163,17 +181,12 @@ describe("convergence with another party", () => {
   });
 
   it("never deletes a connector that now has another role ARN", async () => {
-    const t = target();
-    const admin = client();
-    const a = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
-    const b = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const { t, admin, a, b } = await accountWithDuplicate();
     // Between the list and the delete, someone points b at another role.
     const c = client();
-    const describe = c.describeConnector.bind(c);
-    c.describeConnector = async (id) => {
+    otherPartyFirst(c, "describeConnector", async (id) => {
       if (id === b.ID) await admin.modifyConnector(b.ID!, { crossAccountRoleArn: `arn:aws:iam::${t.accountId}:role/Moved` });
-      return describe(id);
-    };
+    });
     const [r] = await registerConnectors(c, [t], { removeDuplicates: true });
     expect(r).toMatchObject({ status: "unchanged", connectorId: a.ID, duplicates: [b.ID] });
     expect(r.removedDuplicates).toBeUndefined();
@@ -199,16 +212,9 @@ describe("convergence with another party", () => {
   });
 
   it("a 404 on deleting a duplicate (another run deleted it first) is fine", async () => {
-    const t = target();
-    const admin = client();
-    const a = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
-    const b = await admin.createConnector({ crossAccountRoleArn: t.roleArn, workspacesEnabled: true });
+    const { t, admin, a, b } = await accountWithDuplicate();
     const c = client();
-    const del = c.deleteConnector.bind(c);
-    c.deleteConnector = async (id) => {
-      await admin.deleteConnector(id); // the other run was faster
-      return del(id);
-    };
+    otherPartyFirst(c, "deleteConnector", (id) => admin.deleteConnector(id)); // the other run was faster
     const [r] = await registerConnectors(c, [t], { removeDuplicates: true });
     expect(r).toMatchObject({ status: "unchanged", connectorId: a.ID, duplicates: [b.ID] });
     expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([a.ID]);

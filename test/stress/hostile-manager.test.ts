@@ -8,30 +8,25 @@ import { ManagerClient } from "../../src/manager/client";
 import { ManagerError, type ManagerErrorKind } from "../../src/manager/errors";
 import type { TransportOptions } from "../../src/manager/http";
 import { containsSecret, hasControl } from "../../src/redact";
-import { type Behaviour, echoForms, HostileManager, type HostileRequest, type Script, wire } from "../helpers/hostile-manager";
+import {
+  type Behaviour,
+  echoForms,
+  HostileManager,
+  type HostileRequest,
+  type Script,
+  serveDuringTests,
+  wire,
+} from "../helpers/hostile-manager";
 
 const KEY = "7:Kx9/zQ+Vb=Tw_Lm-Np.Rs@Yu:Hi,Gf";
 const ID = "3f6c1a9e-5b2d-4e8f-9a7c-0d1e2f3a4b5c";
 const ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m\x9b1m\u202e";
 
-let hostile: HostileManager;
-let elsewhere: HostileManager;
+const hostile = new HostileManager(() => ({ kind: "json", body: {} }));
+const elsewhere = new HostileManager(() => ({ kind: "json", status: 200, body: { awsConnectors: [] } }));
+serveDuringTests(hostile, elsewhere);
 const opened: ManagerClient[] = [];
-
-beforeAll(async () => {
-  hostile = await HostileManager.start(() => ({ kind: "json", body: {} }));
-  elsewhere = await HostileManager.start(() => ({ kind: "json", status: 200, body: { awsConnectors: [] } }));
-});
-afterAll(async () => {
-  await Promise.all(opened.map((c) => c.close()));
-  await hostile.stop();
-  await elsewhere.stop();
-});
-beforeEach(() => {
-  hostile.requests.length = 0;
-  hostile.errors.length = 0;
-  elsewhere.requests.length = 0;
-});
+afterAll(() => Promise.all(opened.map((c) => c.close())));
 
 function client(overrides: Partial<TransportOptions> = {}): ManagerClient {
   const c = ManagerClient.create({
@@ -184,42 +179,39 @@ describe("answers holding the external ID", () => {
     expect(e.message).toContain("it sent a object");
   });
 
-  it("a 403 on the ID, then escape sequences from the settings call, gives the undetermined reason", async () => {
-    hostile.use((r) =>
-      r.path.includes("systemsettings")
-        ? { kind: "raw", status: 500, body: `${ESC}${ID}` }
-        : { kind: "json", status: 403, body: { message: `no ${ID}` } },
-    );
+  /** The ID is refused (403 with `message`); the settings call, which says why, meets `settings`. */
+  async function forbiddenId(message: string, settings: Behaviour): Promise<ManagerError> {
+    hostile.use((r) => (r.path.includes("systemsettings") ? settings : { kind: "json", status: 403, body: { message } }));
     const c = client();
-    const e = await expectSafeFailure(c, () => c.getExternalId(), "forbidden");
+    return expectSafeFailure(c, () => c.getExternalId(), "forbidden");
+  }
+
+  it("a 403 on the ID, then escape sequences from the settings call, gives the undetermined reason", async () => {
+    const e = await forbiddenId(`no ${ID}`, { kind: "raw", status: 500, body: `${ESC}${ID}` });
     expect(e.reason).toBe("undetermined");
   });
 
   it("a 403 on the ID with retrieval off gives the retrieval-disabled reason", async () => {
-    hostile.use((r) =>
-      r.path.includes("systemsettings")
-        ? { kind: "json", body: { value: "false" } }
-        : { kind: "json", status: 403, body: { message: "Not authorized to retrieve connector settings." } },
-    );
-    const c = client();
-    const e = await expectSafeFailure(c, () => c.getExternalId(), "forbidden");
+    const e = await forbiddenId("Not authorized to retrieve connector settings.", { kind: "json", body: { value: "false" } });
     expect(e.details).toMatchObject({ reason: "retrieval-disabled", retrievalSetting: "false" });
   });
 });
 
 describe("slow, stalled and cut-off answers", () => {
-  it("a body trickled one byte every 2 s fails on the 3 s deadline, within attempts × (timeout + backoff)", async () => {
-    hostile.use(() => ({ kind: "trickle", body: JSON.stringify({ awsConnectors: [] }), intervalMs: 2000 }));
-    const c = client({ timeoutMs: 3000, retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 0 } });
+  // A byte comes every 200 ms, well inside the 600 ms timeout: a timer on the gap between chunks
+  // would never fire; the deadline covers the whole body (18 bytes: 3.6 s).
+  it("a body trickled one byte every 200 ms fails on the 600 ms deadline, within attempts × (timeout + backoff)", async () => {
+    hostile.use(() => ({ kind: "trickle", body: JSON.stringify({ awsConnectors: [] }), intervalMs: 200 }));
+    const c = client({ timeoutMs: 600, retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 0 } });
     const started = Date.now();
     const e = await expectSafeFailure(c, () => c.listConnectors(), "timeout");
     const elapsed = Date.now() - started;
-    expect(e.details).toMatchObject({ reason: "deadline", code: "ATTEMPT_DEADLINE", attempts: 3, timeoutMs: 3000 });
-    expect(e.message).toMatch(/within 3 s per attempt \(3 attempts\), headers and body included/);
+    expect(e.details).toMatchObject({ reason: "deadline", code: "ATTEMPT_DEADLINE", attempts: 3, timeoutMs: 600 });
+    expect(e.message).toMatch(/within 600 ms per attempt \(3 attempts\), headers and body included/);
     expect(hostile.requests.length).toBe(3);
-    expect(elapsed).toBeGreaterThanOrEqual(3 * 3000 - 50);
+    expect(elapsed).toBeGreaterThanOrEqual(3 * 600 - 50);
     // attempts × timeout + the backoffs (100 + 200): the formula the CLI prints.
-    expect(c.worstCaseMs()).toBe(3 * 3000 + 100 + 200);
+    expect(c.worstCaseMs()).toBe(3 * 600 + 100 + 200);
     expect(elapsed).toBeLessThan(c.worstCaseMs() + 1000);
     expect(elapsed).toBeLessThan(60_000);
   }, 30_000);

@@ -3,15 +3,13 @@
  * endpoint: the roles land in the right accounts of a sandbox organization, a second plan is
  * empty, a new account adds only its own resources, and destroy removes everything.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { App, LocalBackend, type TerraformStack } from "cdktf";
 import { type AccountStacksProps, addAccountStacks, type StackLayout } from "../../constructs";
 import { parsePolicy } from "../../src/policy/document";
 import { WORKLOAD_SECURITY_ACCOUNT_ID } from "../../src/policy/principal";
-import { LocalAws } from "../../src/sandbox/aws";
-import { describeWithTerraform, eachLimit, planActions, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, eachLimit, planActions, terraformOnLocalAws } from "../helpers/terraform";
 
 const EXTERNAL_ID = "tenant-external-id-terraform-1";
 const ROLE = "DeepSecurityCrossAccountRole";
@@ -30,28 +28,11 @@ function synth(dir: string, props: AccountStacksProps): string[] {
 }
 
 describeWithTerraform("real Terraform applies the account stacks to the local AWS endpoint", () => {
-  const tools = terraformAvailability();
-  let work: string;
-  let aws: LocalAws;
-  let tf: TerraformRunner;
-
-  beforeAll(async () => {
-    if (!tools.ok) throw new Error("unreachable: describeWithTerraform checked");
-    work = mkdtempSync(join(tmpdir(), "ds-onboard-apply-"));
-    aws = await LocalAws.start();
-    tf = new TerraformRunner(tools.tools, { endpoint: aws.url });
-  });
-
-  afterAll(async () => {
-    if (tf) console.log(`terraform timings (${tf.tools.version}, aws ${tf.tools.providerVersions.join(",")}): ${tf.summary()}`);
-    await aws?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-    if (tf) rmSync(tf.dir, { recursive: true, force: true });
-  });
+  const local = terraformOnLocalAws("account stacks", "ds-onboard-apply-");
 
   /** The role, its trust policy and its attached policy in one account of the sandbox. */
   function roleIn(account: string) {
-    const iam = aws.iam.accounts.get(account);
+    const iam = local.aws.iam.accounts.get(account);
     const role = iam?.roles.get(ROLE);
     const policyArn = `arn:aws:iam::${account}:policy/${POLICY}`;
     return { role, policy: iam?.policies.get(policyArn), attached: iam?.attached.get(ROLE) ?? [], policyArn };
@@ -73,8 +54,8 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
     expect(JSON.stringify(parsePolicy(policy!.document))).toContain("ec2:DescribeInstances");
     expect(attached).toEqual([policyArn]);
     // The manager can assume it with the external ID only.
-    expect(aws.iam.assumeRole(MANAGER, role!.arn, "check", EXTERNAL_ID).roleArn).toBe(role!.arn);
-    expect(() => aws.iam.assumeRole(MANAGER, role!.arn, "check", "another-tenant-id")).toThrow(/not authorized/);
+    expect(local.aws.iam.assumeRole(MANAGER, role!.arn, "check", EXTERNAL_ID).roleArn).toBe(role!.arn);
+    expect(() => local.aws.iam.assumeRole(MANAGER, role!.arn, "check", "another-tenant-id")).toThrow(/not authorized/);
   }
 
   describe.each<[StackLayout, string]>([
@@ -92,34 +73,34 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
     });
 
     beforeAll(() => {
-      dir = mkdtempSync(join(work, `${layout}-`));
-      aws.addOrganization({ accounts: [a1, a2, a3] });
+      dir = mkdtempSync(join(local.work, `${layout}-`));
+      local.aws.addOrganization({ accounts: [a1, a2, a3] });
     });
 
     it("applies three accounts; the roles are in their accounts; a second plan has no changes", async () => {
       const stacks = synth(dir, props([a1, a2, a3]));
       expect(stacks).toHaveLength(layout === "single-stack" ? 1 : 3);
       await eachLimit(stacks, async (stack) => {
-        await tf.init(stack);
-        await tf.apply(stack);
+        await local.tf.init(stack);
+        await local.tf.apply(stack);
       });
       for (const account of [a1, a2, a3]) expectOnboarded(account);
-      for (const plan of await eachLimit(stacks, (stack) => tf.plan(stack))) expect(noChanges(plan)).toEqual(NO_CHANGES);
+      for (const plan of await eachLimit(stacks, (stack) => local.tf.plan(stack))) expect(noChanges(plan)).toEqual(NO_CHANGES);
     });
 
     it("adds a fourth account: the plan creates only its three resources, and the apply onboards it", async () => {
-      aws.addOrganization({ accounts: [a4] });
+      local.aws.addOrganization({ accounts: [a4] });
       const stacks = synth(dir, props([a1, a2, a3, a4]));
       // Single stack: the one stack's plan. A stack per account: a new stack, the others unchanged.
       const changed = layout === "single-stack" ? stacks[0] : stacks.find((s) => s.endsWith(a4))!;
       const [plan, unchanged] = await Promise.all([
         (async () => {
-          if (layout === "stack-per-account") await tf.init(changed);
-          return tf.savedPlan(changed);
+          if (layout === "stack-per-account") await local.tf.init(changed);
+          return local.tf.savedPlan(changed);
         })(),
         eachLimit(
           stacks.filter((s) => s !== changed),
-          (stack) => tf.plan(stack),
+          (stack) => local.tf.plan(stack),
           1,
         ),
       ]);
@@ -132,19 +113,19 @@ describeWithTerraform("real Terraform applies the account stacks to the local AW
         `aws_iam_role_policy_attachment.accounts_account-${a4}_policy-attachment`,
       ]);
       expect(roleIn(a4).role).toBeUndefined();
-      await tf.apply(changed, [plan.file]);
+      await local.tf.apply(changed, [plan.file]);
       for (const account of ids) expectOnboarded(account);
-      expect(noChanges(await tf.plan(changed))).toEqual(NO_CHANGES);
+      expect(noChanges(await local.tf.plan(changed))).toEqual(NO_CHANGES);
     });
 
     it("destroys: the roles and policies are gone from every account, the deployment roles stay", async () => {
       const stacks = synth(dir, props(ids));
-      await eachLimit(stacks, (stack) => tf.destroy(stack));
+      await eachLimit(stacks, (stack) => local.tf.destroy(stack));
       for (const account of ids) {
         const { role, policy } = roleIn(account);
         expect(role).toBeUndefined();
         expect(policy).toBeUndefined();
-        expect(aws.iam.accounts.get(account)?.roles.has("OrganizationAccountAccessRole")).toBe(true);
+        expect(local.aws.iam.accounts.get(account)?.roles.has("OrganizationAccountAccessRole")).toBe(true);
       }
     });
   });

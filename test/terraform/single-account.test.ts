@@ -3,17 +3,15 @@
  * with `-var`; every optional role attribute set, and an update (a new external ID, other
  * tags, a smaller policy) through IAM's update calls with no drift afterwards; destroy.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, LocalBackend, TerraformStack, TerraformVariable } from "cdktf";
 import { DeepSecurityCrossAccountRole, type DeepSecurityCrossAccountRoleProps } from "../../constructs";
 import { parsePolicy } from "../../src/policy/document";
 import { WORKLOAD_SECURITY_ACCOUNT_ID } from "../../src/policy/principal";
-import { LocalAws } from "../../src/sandbox/aws";
 import { SANDBOX_PIPELINE_ACCOUNT } from "../../src/sandbox/seed";
-import { describeWithTerraform, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, terraformOnLocalAws } from "../helpers/terraform";
 
 jest.setTimeout(180_000);
 
@@ -41,62 +39,45 @@ function synth(dir: string, externalId: string, props: Omit<DeepSecurityCrossAcc
 }
 
 describeWithTerraform("real Terraform applies the single-account stack", () => {
-  const tools = terraformAvailability();
-  let dir: string;
-  let aws: LocalAws;
-  let tf: TerraformRunner;
+  const local = terraformOnLocalAws("single account", "ds-onboard-single-");
   let stack: string;
-  const account = () => aws.iam.accounts.get(SANDBOX_PIPELINE_ACCOUNT);
+  const account = () => local.aws.iam.accounts.get(SANDBOX_PIPELINE_ACCOUNT);
   const role = () => account()?.roles.get("DsRole");
   const policy = () => account()?.policies.get("arn:aws:iam::000000000000:policy/ds/DsRolePolicy");
-
-  beforeAll(async () => {
-    if (!tools.ok) throw new Error("unreachable: describeWithTerraform checked");
-    dir = mkdtempSync(join(tmpdir(), "ds-onboard-single-"));
-    aws = await LocalAws.start();
-    tf = new TerraformRunner(tools.tools, { endpoint: aws.url });
-  });
-
-  afterAll(async () => {
-    if (tf) console.log(`terraform timings, single account: ${tf.summary()}`);
-    await aws?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (tf) rmSync(tf.dir, { recursive: true, force: true });
-  });
 
   // Terraform's regex engine (RE2) refuses repeat counts above 1000, so the precondition checks
   // the characters by regex and the length with length(): this apply proves it.
   it("applies with the external ID as a sensitive variable given with -var, and plans no changes after", async () => {
-    const tokenDir = mkdtempSync(join(dir, "token-"));
+    const tokenDir = mkdtempSync(join(local.work, "token-"));
     const tokenStack = synth(tokenDir, "variable", { roleName: "DsTokenRole" });
-    await tf.init(tokenStack);
-    const missing = await tf.plan(tokenStack);
+    await local.tf.init(tokenStack);
+    const missing = await local.tf.plan(tokenStack);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No value for required variable/);
     const vars = [`-var=ds_external_id=${OLD_ID}`];
-    await tf.apply(tokenStack, vars);
+    await local.tf.apply(tokenStack, vars);
     const r = account()?.roles.get("DsTokenRole");
-    expect(r && aws.iam.assumeRole(MANAGER, r.arn, "check", OLD_ID).roleArn).toBe(r?.arn);
-    const plan = await tf.plan(tokenStack, vars);
+    expect(r && local.aws.iam.assumeRole(MANAGER, r.arn, "check", OLD_ID).roleArn).toBe(r?.arn);
+    const plan = await local.tf.plan(tokenStack, vars);
     expect({ code: plan.code, summary: plan.changes.summary }).toEqual({
       code: 0,
       summary: "No changes. Your infrastructure matches the configuration.",
     });
     expect(plan.stdout).not.toContain(OLD_ID); // sensitive
-    await tf.destroy(tokenStack, vars);
+    await local.tf.destroy(tokenStack, vars);
     expect(account()?.roles.has("DsTokenRole")).toBe(false);
   });
 
   it("applies every optional role attribute; each reads back without drift", async () => {
-    stack = synth(dir, OLD_ID, {
+    stack = synth(local.work, OLD_ID, {
       roleName: "DsRole",
       path: "/ds/",
       tags: { team: "security", "cost-center": "42" },
       maxSessionDurationSeconds: 7200,
       permissionsBoundaryArn: BOUNDARY,
     });
-    await tf.init(stack);
-    await tf.apply(stack);
+    await local.tf.init(stack);
+    await local.tf.apply(stack);
     const r = role()!;
     expect(r.arn).toBe(`arn:aws:iam::${SANDBOX_PIPELINE_ACCOUNT}:role/ds/DsRole`);
     expect(r).toMatchObject({ path: "/ds/", maxSessionDuration: 7200, permissionsBoundary: BOUNDARY });
@@ -109,7 +90,7 @@ describeWithTerraform("real Terraform applies the single-account stack", () => {
     expect(policy()!.description).toMatch(/Read-only access/);
     expect(account()!.attached.get("DsRole")).toEqual([policy()!.arn]);
 
-    const plan = await tf.plan(stack);
+    const plan = await local.tf.plan(stack);
     expect({ code: plan.code, summary: plan.changes.summary }).toEqual({
       code: 0,
       summary: "No changes. Your infrastructure matches the configuration.",
@@ -118,7 +99,7 @@ describeWithTerraform("real Terraform applies the single-account stack", () => {
 
   it("updates in place: a new external ID, other tags and a smaller policy (a new default version), then no drift", async () => {
     const created = role()!.createdAt;
-    stack = synth(dir, NEW_ID, {
+    stack = synth(local.work, NEW_ID, {
       roleName: "DsRole",
       path: "/ds/",
       tags: { team: "platform" },
@@ -126,33 +107,33 @@ describeWithTerraform("real Terraform applies the single-account stack", () => {
       permissionsBoundaryArn: BOUNDARY,
       includeWorkspaces: false,
     });
-    const plan = await tf.plan(stack);
+    const plan = await local.tf.plan(stack);
     expect(plan.code).toBe(2);
     expect(plan.changes.replace).toEqual([]);
     expect(plan.changes.update.sort()).toEqual([
       expect.stringMatching(/^aws_iam_policy\.deep-security_policy_/),
       expect.stringMatching(/^aws_iam_role\.deep-security_role_/),
     ]);
-    await tf.apply(stack);
+    await local.tf.apply(stack);
 
     const r = role()!;
     expect(r.createdAt).toBe(created); // updated, not replaced
     expect(r).toMatchObject({ maxSessionDuration: 3600, tags: { team: "platform" } });
-    expect(aws.iam.assumeRole(MANAGER, r.arn, "check", NEW_ID).roleArn).toBe(r.arn);
-    expect(() => aws.iam.assumeRole(MANAGER, r.arn, "check", OLD_ID)).toThrow(/not authorized/);
+    expect(local.aws.iam.assumeRole(MANAGER, r.arn, "check", NEW_ID).roleArn).toBe(r.arn);
+    expect(() => local.aws.iam.assumeRole(MANAGER, r.arn, "check", OLD_ID)).toThrow(/not authorized/);
     const p = policy()!;
     expect(p.versions.map((v) => v.versionId)).toEqual(["v1", "v2"]);
     expect(p.defaultVersionId).toBe("v2");
     expect(p.document).not.toContain("workspaces:");
     expect(p.tags).toEqual({ team: "platform" });
-    expect((await tf.plan(stack)).code).toBe(0);
+    expect((await local.tf.plan(stack)).code).toBe(0);
   });
 
   it("destroys the role, the policy with its old versions, and the attachment", async () => {
-    await tf.destroy(stack);
+    await local.tf.destroy(stack);
     expect(role()).toBeUndefined();
     expect(policy()).toBeUndefined();
     expect(account()!.attached.get("DsRole")).toBeUndefined();
-    expect(aws.calls.get("iam.DeletePolicyVersion")).toBe(1);
+    expect(local.aws.calls.get("iam.DeletePolicyVersion")).toBe(1);
   });
 });

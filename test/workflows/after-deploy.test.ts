@@ -17,8 +17,7 @@ describe("a config with role: { includeWorkspaces: false }", () => {
   it("verifies a role without the WorkSpaces actions, registers it with WorkSpaces off, and onboards it", async () => {
     const a = world.deploy({ permissions: buildPermissionsPolicy({ includeWorkspaces: false }) });
     const config = world.config([a.accountId], { role: { includeWorkspaces: false } });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = await Project.fromConfig(session, config);
       expect(project.includeWorkspaces).toBe(false);
       const verified = await verifyProject(project, { assumeAs: world.verifyAs });
@@ -31,22 +30,17 @@ describe("a config with role: { includeWorkspaces: false }", () => {
 
       const onboarded = await onboardProject(project, { assumeAs: world.verifyAs });
       expect(onboarded.rows.map((r) => r.status)).toEqual(["unchanged"]);
-    } finally {
-      await session.close();
-    }
+    });
   });
 
   it("the same role fails verification when the project expects WorkSpaces (the default)", async () => {
     const a = world.deploy({ permissions: buildPermissionsPolicy({ includeWorkspaces: false }) });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = await Project.fromConfig(session, world.config([a.accountId]));
       const verified = await verifyProject(project, { assumeAs: world.verifyAs });
       expect(verified.ok).toBe(false);
       expect(verified.results[0].checks.permissions.detail).toMatch(/missing workspaces:/);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
@@ -54,8 +48,7 @@ describe("register", () => {
   it("creates one connector per account with WorkSpaces on by default, then leaves it alone", async () => {
     const a = world.deploy();
     const b = world.deploy();
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = Project.fromRoleArns(session, {
         roleArns: [a.roleArn, b.roleArn],
         deploymentRoleName: "OrganizationAccountAccessRole",
@@ -66,37 +59,29 @@ describe("register", () => {
       const second = await registerProject(project);
       expect(second.results.map((r) => r.status)).toEqual(["unchanged", "unchanged"]);
       expect(world.sb.manager.connectors.filter((c) => [a.accountId, b.accountId].includes(c.accountId!))).toHaveLength(2);
-    } finally {
-      await session.close();
-    }
+    });
   });
 
   it("turns WorkSpaces on an existing connector on or off to follow the role options", async () => {
     const a = world.deploy({ permissions: buildPermissionsPolicy({ includeWorkspaces: false }) });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       await registerProject(Project.fromRoleArns(session, { roleArns: [a.roleArn], role: { includeWorkspaces: true } }));
       expect(connectorsOf(a.accountId)[0].workspacesEnabled).toBe(true);
       const off = await registerProject(Project.fromRoleArns(session, { roleArns: [a.roleArn], role: { includeWorkspaces: false } }));
       expect(off.results[0].status).toBe("updated");
       expect(connectorsOf(a.accountId)).toEqual([expect.objectContaining({ workspacesEnabled: false })]);
-    } finally {
-      await session.close();
-    }
+    });
   });
 
   it("refuses a role whose trust policy lets callers in without the external ID", async () => {
     const open = world.deploy({ trust: buildTrustPolicy({ principalArn: WS_ROOT, externalIds: [] as unknown as string[] }) });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = Project.fromRoleArns(session, { roleArns: [open.roleArn], deploymentRoleName: "OrganizationAccountAccessRole" });
       const report = await registerProject(project);
       expect(report.ok).toBe(false);
       expect(report.results[0]).toMatchObject({ status: "failed", error: expect.stringMatching(/trust policy is unsafe or wrong/) });
       expect(connectorsOf(open.accountId)).toEqual([]);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
@@ -104,8 +89,7 @@ describe("onboard", () => {
   it("registers the accounts whose roles verify and reports the others, step by step", async () => {
     const good = world.deploy();
     const bad = world.deploy({ trust: buildTrustPolicy({ principalArn: WS_ROOT, externalIds: ["some-other-id-1234"] }) });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = Project.fromRoleArns(session, {
         roleArns: [good.roleArn, bad.roleArn],
         deploymentRoleName: "OrganizationAccountAccessRole",
@@ -119,37 +103,29 @@ describe("onboard", () => {
       expect(report.ok).toBe(false);
       expect(steps).toHaveLength(onboardSteps(project, {}));
       expect(connectorsOf(bad.accountId)).toEqual([]);
-    } finally {
-      await session.close();
-    }
+    });
   });
 
   it("with skipVerify, the trust pre-check still refuses an unsafe role (checkTrust)", async () => {
     const bad = world.deploy({ trust: buildTrustPolicy({ principalArn: WS_ROOT, externalIds: ["some-other-id-1234"] }) });
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       const project = Project.fromRoleArns(session, { roleArns: [bad.roleArn], deploymentRoleName: "OrganizationAccountAccessRole" });
       const checked = await onboardProject(project, { skipVerify: true });
       expect(checked.rows[0]).toMatchObject({ status: "failed", failed: expect.stringMatching(/trust policy/) });
       expect(connectorsOf(bad.accountId)).toEqual([]);
-    } finally {
-      await session.close();
-    }
+    });
   });
 
   it("deregister removes the connectors of the project's roles and only those", async () => {
     const a = world.deploy();
     const b = world.deploy();
-    const { session } = world.session();
-    try {
+    await world.withSession(async (session) => {
       await registerProject(Project.fromRoleArns(session, { roleArns: [a.roleArn, b.roleArn] }), { checkTrust: false });
       const report = await deregisterProject(Project.fromRoleArns(session, { roleArns: [a.roleArn] }));
       expect(report.results.map((r) => r.status)).toEqual(["deregistered"]);
       expect(connectorsOf(a.accountId)).toEqual([]);
       expect(connectorsOf(b.accountId)).toHaveLength(1);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 

@@ -39,12 +39,7 @@ function deploy(dir: string): void {
 }
 
 async function phase(config: string, name: "discover" | "plan" | "widen" | "switch" | "narrow", statePath?: string) {
-  const { session } = world.session();
-  try {
-    return await migrate(await Project.fromConfig(session, config), { phase: name, statePath });
-  } finally {
-    await session.close();
-  }
+  return world.withSession(async (session) => migrate(await Project.fromConfig(session, config), { phase: name, statePath }));
 }
 
 function folderConfig(name: string, accounts: string[]): { dir: string; config: string } {

@@ -1,9 +1,8 @@
-import type { Argv, CommandModule } from "yargs";
 import { ENGINES, type EngineName } from "../../engine/engines";
 import { ExitCode } from "../../errors";
-import { type GlobalArgs, seconds } from "../options";
+import { defineCommand } from "../define";
+import { seconds } from "../options";
 import { onboardTable } from "../render";
-import { command } from "../run";
 
 interface DemoArgs {
   config?: string;
@@ -13,7 +12,7 @@ interface DemoArgs {
   deploy: "auto" | "terraform" | "load";
 }
 
-export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
+export const demoCommand = defineCommand<DemoArgs>({
   command: "demo",
   describe: "The whole flow against the local sandbox, on the bundled example (no AWS account or manager needed)",
   builder: (y) =>
@@ -32,8 +31,8 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
         default: 1.5,
         coerce: seconds("propagation-delay", 0, 600),
         describe: "seconds before a new role can be assumed (IAM propagation) in the sandbox",
-      }) as unknown as Argv<GlobalArgs & DemoArgs>,
-  handler: command<DemoArgs>(async ({ io }, args) => {
+      }),
+  handler: async ({ io }, args) => {
     const { runDemo } = require("../../workflows/demo") as typeof import("../../workflows/demo");
     const report = await runDemo({
       config: args.config,
@@ -56,5 +55,5 @@ export const demoCommand: CommandModule<GlobalArgs, GlobalArgs & DemoArgs> = {
       `${onboardTable(report.rows)}\n\nDeployed by ${report.deploy.method === "terraform" ? `Terraform${report.deploy.terraformVersion ? ` ${report.deploy.terraformVersion}` : ""} (init and apply against the local AWS endpoint)` : `loading the roles directly, standing in for the deploy (${report.deploy.reason.split(":")[0]})`} in ${report.deploy.seconds.toFixed(1)} s.\n\nThe sandbox manager now holds ${report.connectors} AWS connector(s). Done in ${report.seconds.toFixed(1)} s.\nNext: \`ds-onboard init\` for your own project, or \`ds-onboard sandbox\` to try the commands one by one.`,
     );
     return report.ok ? ExitCode.ok : ExitCode.failed;
-  }),
-};
+  },
+});

@@ -1,13 +1,11 @@
-import type { CommandModule } from "yargs";
 import { adviceFor } from "../advice";
-import type { GlobalArgs } from "../options";
+import { defineCommand } from "../define";
 import { doctorTable } from "../render";
-import { command } from "../run";
 
-export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export const doctorCommand = defineCommand({
   command: "doctor",
   describe: "Check the manager URL, TLS, the API key and its rights, and the AWS credentials in use",
-  handler: command(async ({ io, session }) => {
+  handler: async ({ io, session }) => {
     const { runDoctor } = require("../../workflows/doctor") as typeof import("../../workflows/doctor");
     const report = await runDoctor(session);
     const checks = report.checks.map(({ error, ...check }) => {
@@ -16,5 +14,5 @@ export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     });
     io.result({ ok: report.ok, checks }, doctorTable(checks));
     return report.exitCode;
-  }),
-};
+  },
+});

@@ -1,14 +1,12 @@
-import type { Argv, CommandModule } from "yargs";
 import { RETRIEVAL_ACTIONS, type RetrievalAction } from "../../workflows/external-id";
-import type { GlobalArgs } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
 
 interface RetrievalArgs {
   action: RetrievalAction;
   force: boolean;
 }
 
-export const externalIdRetrievalCommand: CommandModule<GlobalArgs, GlobalArgs & RetrievalArgs> = {
+export const externalIdRetrievalCommand = defineCommand<RetrievalArgs>({
   command: "retrieval <action>",
   describe: 'Read or change the manager setting "Enable retrieval and viewing of AWS external ID"',
   builder: (y) =>
@@ -20,10 +18,8 @@ export const externalIdRetrievalCommand: CommandModule<GlobalArgs, GlobalArgs & 
       })
       .option("force", { type: "boolean", default: false, describe: "disable even without a readable stored copy of the ID" })
       .example("$0 external-id get --store ssm:/ds/external-id", "first keep a copy")
-      .example("$0 external-id retrieval disable --external-id-from ssm:/ds/external-id", "then disable retrieval") as unknown as Argv<
-      GlobalArgs & RetrievalArgs
-    >,
-  handler: command<RetrievalArgs>(async ({ io, session }, args) => {
+      .example("$0 external-id retrieval disable --external-id-from ssm:/ds/external-id", "then disable retrieval"),
+  handler: async ({ io, session }, args) => {
     const { retrievalSetting } = require("../../workflows/external-id") as typeof import("../../workflows/external-id");
     const report = await retrievalSetting(session, args.action, { force: args.force });
     if (report.storedCopy)
@@ -32,5 +28,5 @@ export const externalIdRetrievalCommand: CommandModule<GlobalArgs, GlobalArgs & 
       );
     io.result(report, report.enabled ? "enabled" : "disabled");
     return undefined;
-  }),
-};
+  },
+});

@@ -1,10 +1,9 @@
-import type { Argv, CommandModule } from "yargs";
 import { ENGINES, type EngineName } from "../../engine/engines";
 import { ExitCode } from "../../errors";
 import { PHASES, type Phase } from "../../migrate/state";
-import { type GlobalArgs, principalFromFlags, principalOptions } from "../options";
+import { defineCommand } from "../define";
+import { principalFromFlags, principalOptions } from "../options";
 import { migrationText } from "../render";
-import { command } from "../run";
 
 interface MigrateArgs {
   phase: Phase;
@@ -18,7 +17,7 @@ interface MigrateArgs {
   deploymentRoleName?: string;
 }
 
-export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs> = {
+export const migrateCommand = defineCommand<MigrateArgs>({
   command: "migrate-external-id <phase>",
   describe: "Move roles and connectors from a user-defined external ID to the manager-defined one, without lost access",
   builder: (y) =>
@@ -43,11 +42,8 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
       })
       .option("dry-run", { type: "boolean", default: false, describe: "say what would happen; write and change nothing" })
       .example("$0 migrate-external-id discover --config ds-onboard.yaml", "classify every account")
-      .example(
-        "$0 migrate-external-id widen --config ds-onboard.yaml",
-        "write roles that accept both IDs; deploy; run it again to verify",
-      ) as unknown as Argv<GlobalArgs & MigrateArgs>,
-  handler: command<MigrateArgs>(async ({ io, session }, args) => {
+      .example("$0 migrate-external-id widen --config ds-onboard.yaml", "write roles that accept both IDs; deploy; run it again to verify"),
+  handler: async ({ io, session }, args) => {
     const { migrate, openMigrationProject } = require("../../workflows/migrate") as typeof import("../../workflows/migrate");
     const project = await openMigrationProject(session, {
       config: args.config,
@@ -63,5 +59,5 @@ export const migrateCommand: CommandModule<GlobalArgs, GlobalArgs & MigrateArgs>
     });
     io.result(report, migrationText(report));
     return report.failed ? ExitCode.failed : ExitCode.ok;
-  }),
-};
+  },
+});

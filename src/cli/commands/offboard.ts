@@ -1,14 +1,13 @@
-import type { Argv, CommandModule } from "yargs";
 import { ExitCode } from "../../errors";
-import { type GlobalArgs, projectFromArgs, type TargetArgs, targetOptions } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
+import { projectFromArgs, type TargetArgs, targetOptions } from "../options";
 
 interface OffboardArgs extends TargetArgs {
   keepConnectors?: boolean;
   ifRecorded: boolean;
 }
 
-export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArgs> = {
+export const offboardCommand = defineCommand<OffboardArgs>({
   command: "offboard",
   describe: "Deregister the connectors of accounts that left (the config's, or the roles named), then say what removes their roles",
   builder: (y) =>
@@ -22,8 +21,8 @@ export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArg
         default: false,
         describe:
           "with --config: a config never synthesized has no account known to have left; report none instead of failing (a pipeline's first run)",
-      }) as unknown as Argv<GlobalArgs & OffboardArgs>,
-  handler: command<OffboardArgs>(async ({ io, session, runtime }, args) => {
+      }),
+  handler: async ({ io, session, runtime }, args) => {
     const { offboardProject } = require("../../workflows/offboard") as typeof import("../../workflows/offboard");
     const project = await projectFromArgs(session, args, runtime.env);
     const report = await offboardProject(project, {
@@ -37,5 +36,5 @@ export const offboardCommand: CommandModule<GlobalArgs, GlobalArgs & OffboardArg
     );
     io.result(report, [...lines, `${report.accounts.length} account(s) offboarded from the manager`, report.next].join("\n"));
     return report.ok ? ExitCode.ok : ExitCode.failed;
-  }),
-};
+  },
+});

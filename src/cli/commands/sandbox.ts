@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../errors";
 import { writeFileAtomic } from "../../files";
 import { maskExternalId } from "../../redact";
-import { type GlobalArgs, integer } from "../options";
-import { command, handleSignalsInCommand } from "../run";
+import { defineCommand } from "../define";
+import { integer } from "../options";
+import { handleSignalsInCommand } from "../run";
 
 interface SandboxArgs {
   host: string;
@@ -31,7 +31,7 @@ const rate = (name: string) => (value: number) => {
   return value;
 };
 
-export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs> = {
+export const sandboxCommand = defineCommand<SandboxArgs>({
   command: "sandbox",
   describe: "Run a local manager (and a local AWS endpoint) for trying ds-onboard and testing pipelines offline",
   builder: (y) =>
@@ -68,8 +68,8 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
         type: "string",
         array: true,
         describe: "add a connector as an older manager made it: <role ARN>=<user-defined external ID> (to try migrate-external-id)",
-      }) as unknown as Argv<GlobalArgs & SandboxArgs>,
-  handler: command<SandboxArgs>(async ({ io }, args) => {
+      }),
+  handler: async ({ io }, args) => {
     const { startSandbox } = require("../../sandbox/start") as typeof import("../../sandbox/start");
     const { seedFromTerraform } = require("../../sandbox/seed") as typeof import("../../sandbox/seed");
     let sandbox: import("../../sandbox/start").Sandbox;
@@ -162,5 +162,5 @@ export const sandboxCommand: CommandModule<GlobalArgs, GlobalArgs & SandboxArgs>
       throw error;
     }
     return undefined;
-  }),
-};
+  },
+});

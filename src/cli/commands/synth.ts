@@ -1,7 +1,6 @@
-import type { Argv, CommandModule } from "yargs";
 import { ENGINES, type EngineName } from "../../engine/engines";
-import { type GlobalArgs, type SelectionArgs, selectionFromArgs, selectionOptions } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
+import { type SelectionArgs, selectionFromArgs, selectionOptions } from "../options";
 
 interface SynthArgs extends SelectionArgs {
   config: string;
@@ -11,7 +10,7 @@ interface SynthArgs extends SelectionArgs {
   forgetRemoved?: string[];
 }
 
-export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
+export const synthCommand = defineCommand<SynthArgs>({
   command: "synth",
   describe: "Resolve the external ID once and write Terraform JSON for every account in the config",
   builder: (y) =>
@@ -38,10 +37,8 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       })
       .example("$0 synth --config ds-onboard.yaml", "write cdktf.out/stacks/*/cdk.tf.json")
       .example("$0 synth --config ds-onboard.yaml --list-accounts", "what Organizations discovery finds")
-      .example("$0 synth --config ds-onboard.yaml --shard 2/8", "one pipeline job's share: cdktf.out/shard-2-of-8") as unknown as Argv<
-      GlobalArgs & SynthArgs
-    >,
-  handler: command<SynthArgs>(async ({ io, session, runtime }, args) => {
+      .example("$0 synth --config ds-onboard.yaml --shard 2/8", "one pipeline job's share: cdktf.out/shard-2-of-8"),
+  handler: async ({ io, session, runtime }, args) => {
     const { Project } = require("../../app/project") as typeof import("../../app/project");
     const project = await Project.fromConfig(session, args.config, { selection: selectionFromArgs(args, runtime.env) });
     if (args.listAccounts) {
@@ -89,5 +86,5 @@ export const synthCommand: CommandModule<GlobalArgs, GlobalArgs & SynthArgs> = {
       ].join("\n"),
     );
     return undefined;
-  }),
-};
+  },
+});
