@@ -67,6 +67,8 @@ test("library modules name no CLI flag in their messages", () => {
       readFileSync(join(ROOT, f), "utf8")
         .split("\n")
         .map((line, i) => ({ line, at: `${f}:${i + 1}` }))
+        // A command line the library writes into a generated file (a CI template) names flags by design.
+        .filter(({ line }) => !/ds-onboard [a-z-]+ --/.test(line))
         .filter(({ line }) =>
           /["'`][^"'`]*\s--(manager-url|api-key|api-key-file|ca-bundle|timeout|auth|external-id|external-id-from|insecure|out|role-arn|assume-as|propagation-timeout|concurrency)\b/.test(
             line,

@@ -1,6 +1,4 @@
-import type { Argv, CommandModule } from "yargs";
-import type { GlobalArgs } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
 
 interface DeploymentRoleArgs {
   config: string;
@@ -8,7 +6,7 @@ interface DeploymentRoleArgs {
   out?: string;
 }
 
-export const deploymentRoleCommand: CommandModule<GlobalArgs, GlobalArgs & DeploymentRoleArgs> = {
+export const deploymentRoleCommand = defineCommand<DeploymentRoleArgs>({
   command: "deployment-role",
   describe: "Write the least-privilege deployment role (deployment.deploymentRole) as a StackSet template or a cdktf bootstrap stack",
   builder: (y) =>
@@ -25,10 +23,8 @@ export const deploymentRoleCommand: CommandModule<GlobalArgs, GlobalArgs & Deplo
         describe: "the template file, or the cdktf output folder (default: beside the config)",
       })
       .example("$0 deployment-role --config ds-onboard.yaml --out deployer.json", "a template to deploy with a StackSet")
-      .example("$0 deployment-role --config ds-onboard.yaml --format cdktf", "a bootstrap stack for terraform apply") as unknown as Argv<
-      GlobalArgs & DeploymentRoleArgs
-    >,
-  handler: command<DeploymentRoleArgs>(async ({ io, session }, args) => {
+      .example("$0 deployment-role --config ds-onboard.yaml --format cdktf", "a bootstrap stack for terraform apply"),
+  handler: async ({ io, session }, args) => {
     const { writeDeploymentRoleArtifacts } = require("../../workflows/deployment-role") as typeof import("../../workflows/deployment-role");
     const result = await writeDeploymentRoleArtifacts({ configPath: args.config, format: args.format, out: args.out, session });
     const next =
@@ -53,5 +49,5 @@ export const deploymentRoleCommand: CommandModule<GlobalArgs, GlobalArgs & Deplo
       ].join("\n"),
     );
     return undefined;
-  }),
-};
+  },
+});

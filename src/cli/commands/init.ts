@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Argv, CommandModule } from "yargs";
 import { DEFAULT_ENGINE, ENGINES, type EngineName } from "../../engine/engines";
 import { UsageError } from "../../errors";
 import { CI_SYSTEMS, type CiSystem, DEFAULT_SCHEDULE, DEFAULT_SHARDS, MAX_SHARDS } from "../../generator/ci-options";
 import { PRODUCTS, type Product } from "../../manager/schemes";
-import { type GlobalArgs, integer } from "../options";
-import { command } from "../run";
+import { defineCommand } from "../define";
+import { integer } from "../options";
 
 interface InitArgs {
   dir: string;
@@ -32,7 +31,7 @@ interface InitArgs {
   ciBranch: string;
 }
 
-export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
+export const initCommand = defineCommand<InitArgs>({
   command: "init [dir]",
   describe:
     "Write a ready cdktf onboarding project (package.json, cdktf.json, main.ts, ds-onboard.yaml, .gitignore, README; with --ci a CI workflow)",
@@ -113,8 +112,8 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       .example(
         "$0 init org --org-ou r-ab12 --state-bucket my-tf-state --ci gitlab",
         "the same on GitLab CI (role ARN from a CI/CD variable)",
-      ) as unknown as Argv<GlobalArgs & InitArgs>,
-  handler: command<InitArgs>(async ({ io, runtime }, args) => {
+      ),
+  handler: async ({ io, runtime }, args) => {
     const { projectFiles, CONFIG_FILE } = require("../../generator/init") as typeof import("../../generator/init");
     const { parseConfig } = require("../../config/load") as typeof import("../../config/load");
     const { stringify } = require("yaml") as typeof import("yaml");
@@ -193,8 +192,8 @@ export const initCommand: CommandModule<GlobalArgs, GlobalArgs & InitArgs> = {
       ].join("\n"),
     );
     return undefined;
-  }),
-};
+  },
+});
 
 /** The CI template's options from the flags, checked: a shared state, real role ARNs, a cron schedule. */
 function ciOptions(args: InitArgs, config: import("../../config/schema").OnboardingConfig) {

@@ -1,8 +1,7 @@
-import type { Argv, CommandModule } from "yargs";
 import { ExitCode } from "../../errors";
-import { duration, type GlobalArgs, integer, type SelectionArgs, seconds, selectionFromArgs, selectionOptions } from "../options";
+import { defineCommand } from "../define";
+import { duration, integer, type SelectionArgs, seconds, selectionFromArgs, selectionOptions } from "../options";
 import { reconcileTable } from "../render";
-import { command } from "../run";
 
 interface ReconcileArgs extends SelectionArgs {
   config: string;
@@ -12,7 +11,7 @@ interface ReconcileArgs extends SelectionArgs {
   assumeRetryTimeout: number;
 }
 
-export const reconcileCommand: CommandModule<GlobalArgs, GlobalArgs & ReconcileArgs> = {
+export const reconcileCommand = defineCommand<ReconcileArgs>({
   command: "reconcile",
   describe:
     "Compare the config's accounts (and Organizations) with the manager's connectors and the live roles: to onboard, healthy, drifted, to offboard; for a scheduled pipeline",
@@ -45,8 +44,8 @@ export const reconcileCommand: CommandModule<GlobalArgs, GlobalArgs & ReconcileA
       .example("$0 reconcile --config ds-onboard.yaml --shard 2/8 --apply-registration", "one pipeline job: converge shard 2 of 8")
       .epilogue(
         "Exit codes: 0 nothing needs action (or everything converged); 4 an account still needs action (see each account's fix); 1 failure; 2 bad input; 3 refused by the manager.",
-      ) as unknown as Argv<GlobalArgs & ReconcileArgs>,
-  handler: command<ReconcileArgs>(async ({ io, session, runtime }, args) => {
+      ),
+  handler: async ({ io, session, runtime }, args) => {
     const { Project } = require("../../app/project") as typeof import("../../app/project");
     const { reconcileProject } = require("../../workflows/reconcile") as typeof import("../../workflows/reconcile");
     const project = await Project.fromConfig(session, args.config, { selection: selectionFromArgs(args, runtime.env) });
@@ -59,5 +58,5 @@ export const reconcileCommand: CommandModule<GlobalArgs, GlobalArgs & ReconcileA
     });
     io.result(report, reconcileTable(report));
     return report.ok ? ExitCode.ok : ExitCode.verification;
-  }),
-};
+  },
+});

@@ -1,14 +1,13 @@
-import type { Argv, CommandModule } from "yargs";
-import { duration, type GlobalArgs } from "../options";
+import { defineCommand } from "../define";
+import { duration } from "../options";
 import { statusTable } from "../render";
-import { command } from "../run";
 
 interface StatusArgs {
   config?: string;
   maxSyncAge: number;
 }
 
-export const statusCommand: CommandModule<GlobalArgs, GlobalArgs & StatusArgs> = {
+export const statusCommand = defineCommand<StatusArgs>({
   command: "status",
   describe: "The manager's AWS connectors: account, role, last synchronization, state, and (with --config) which no known account owns",
   builder: (y) =>
@@ -20,15 +19,13 @@ export const statusCommand: CommandModule<GlobalArgs, GlobalArgs & StatusArgs> =
         coerce: duration("max-sync-age"),
         describe: "a connector not synchronized for longer is stale (e.g. 90m, 24h, 2d)",
       })
-      .example("$0 status --config ds-onboard.yaml", "every connector, and those no account of the config owns") as unknown as Argv<
-      GlobalArgs & StatusArgs
-    >,
-  handler: command<StatusArgs>(async ({ io, session }, args) => {
+      .example("$0 status --config ds-onboard.yaml", "every connector, and those no account of the config owns"),
+  handler: async ({ io, session }, args) => {
     const { managerStatus } = require("../../workflows/status") as typeof import("../../workflows/status");
     const { Project } = require("../../app/project") as typeof import("../../app/project");
     const project = args.config ? await Project.fromConfig(session, args.config) : undefined;
     const report = await managerStatus(session, { project, maxSyncAgeMs: args.maxSyncAge });
     io.result(report, statusTable(report));
     return undefined;
-  }),
-};
+  },
+});
