@@ -5,12 +5,13 @@
  * every account of the config through `OrganizationAccountAccessRole` (applied once per new
  * account; afterwards the pipeline assumes only the deployment role).
  */
+import { rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import type { Session } from "../app/session";
 import { loadConfig } from "../config/load";
 import type { OnboardingConfig } from "../config/schema";
 import { UsageError } from "../errors";
-import { writeFileAtomic } from "../files";
+import { publishDirectory, writeFileAtomic } from "../files";
 import { deploymentActions } from "../policy/deployment-role";
 import { deploymentRoleTemplate } from "../policy/deployment-role-template";
 
@@ -66,7 +67,10 @@ export async function writeDeploymentRoleArtifacts(options: DeploymentRoleArtifa
   const outdir = resolve(options.out ?? join(loaded.dir, "cdktf.out.deployment-role"));
   const { App } = require("cdktf") as typeof import("cdktf");
   const { addDeploymentRoleStack } = require("../../constructs/deployment-role") as typeof import("../../constructs/deployment-role");
-  const app = new App({ outdir, skipValidation: false });
+  // Synthesized beside the output, then moved into place file by file: never half-written.
+  const staging = `${outdir}.staging-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const app = new App({ outdir: staging, skipValidation: false });
   const stackDir = join(outdir, "stacks", DEPLOYMENT_ROLE_STACK);
   addDeploymentRoleStack(app, {
     ...deploymentRole,
@@ -78,7 +82,12 @@ export async function writeDeploymentRoleArtifacts(options: DeploymentRoleArtifa
     stackName: DEPLOYMENT_ROLE_STACK,
     backend: backendOf(config, loaded.dir, stackDir),
   });
-  app.synth();
+  try {
+    app.synth();
+    publishDirectory(staging, outdir, (file) => file.endsWith("manifest.json"));
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   return { format: "cdktf", path: stackDir, roleName, accountIds: project.accounts.map((a) => a.accountId), actions };
 }
 
