@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync }
 import { availableParallelism, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { LocalAws } from "../../src/sandbox/aws";
+import { type Sandbox, startSandbox } from "../../src/sandbox/start";
 
 /** Set to 1 (CI does) to make missing Terraform a test failure instead of a skip. */
 export const REQUIRE_TERRAFORM_ENV = "DS_ONBOARD_REQUIRE_TERRAFORM";
@@ -319,12 +320,17 @@ export function planActions(plan: PlanJson): Record<"create" | "update" | "delet
   return out;
 }
 
-/** What a file of real-Terraform tests against the local AWS endpoint shares; set before its tests run. */
+/** What a file of real-Terraform tests shares; set before its tests run. */
 export interface TerraformOnLocalAws {
   /** A fresh folder for the file's stacks and states. */
   readonly work: string;
   readonly aws: LocalAws;
   readonly tf: TerraformRunner;
+}
+
+/** The same, with the sandbox manager beside the local AWS endpoint. */
+export interface TerraformOnSandbox extends TerraformOnLocalAws {
+  readonly sb: Sandbox;
 }
 
 /**
@@ -333,18 +339,38 @@ export interface TerraformOnLocalAws {
  * `label`) and everything stopped and removed.
  */
 export function terraformOnLocalAws(label: string, prefix: string): TerraformOnLocalAws {
-  const shared = {} as { work: string; aws: LocalAws; tf: TerraformRunner };
+  return terraformAgainst(label, prefix, async () => ({ aws: await LocalAws.start(), stop: (aws) => aws.stop() }));
+}
+
+/** As {@link terraformOnLocalAws}, with the whole sandbox (manager and local AWS endpoint). */
+export function terraformOnSandbox(label: string, prefix: string): TerraformOnSandbox {
+  const shared = terraformAgainst(label, prefix, async () => {
+    const sb = await startSandbox({ manager: { record: false } });
+    return { aws: sb.aws, sb, stop: () => sb.stop() };
+  });
+  return shared as TerraformOnSandbox;
+}
+
+function terraformAgainst(
+  label: string,
+  prefix: string,
+  start: () => Promise<{ aws: LocalAws; sb?: Sandbox; stop: (aws: LocalAws) => Promise<void> }>,
+): TerraformOnLocalAws & { sb?: Sandbox } {
+  const shared = {} as { work: string; aws: LocalAws; tf: TerraformRunner; sb?: Sandbox };
+  let stop: ((aws: LocalAws) => Promise<void>) | undefined;
   beforeAll(async () => {
     const availability = terraformAvailability();
     if (!availability.ok) throw new Error("unreachable: describeWithTerraform checked");
     shared.work = mkdtempSync(join(tmpdir(), prefix));
-    shared.aws = await LocalAws.start();
+    const started = await start();
+    Object.assign(shared, { aws: started.aws, sb: started.sb });
+    stop = started.stop;
     shared.tf = new TerraformRunner(availability.tools, { endpoint: shared.aws.url });
   });
   afterAll(async () => {
     const { work, aws, tf } = shared;
     if (tf) console.log(`terraform timings, ${label} (${tf.tools.version}, aws ${tf.tools.providerVersions.join(",")}): ${tf.summary()}`);
-    await aws?.stop();
+    if (aws && stop) await stop(aws);
     if (work) rmSync(work, { recursive: true, force: true });
     if (tf) rmSync(tf.dir, { recursive: true, force: true });
   });

@@ -6,16 +6,15 @@
  * `deployment.deploymentRole`) are applied, planned and destroyed through the deployment role
  * alone, and that role may not touch anything else.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AttachRolePolicyCommand, CreateRoleCommand, IAMClient, UpdateAssumeRolePolicyCommand } from "@aws-sdk/client-iam";
 import { stringify } from "yaml";
 import { deploymentActions } from "../../src/policy/deployment-role";
-import { type Sandbox, startSandbox } from "../../src/sandbox/start";
+import type { Sandbox } from "../../src/sandbox/start";
 import { runCli } from "../helpers/cli";
 import { pipelineEnv } from "../helpers/sandbox";
-import { describeWithTerraform, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, type TerraformRunner, terraformOnSandbox } from "../helpers/terraform";
 import { PIPELINE_ROOT } from "../helpers/world";
 
 jest.setTimeout(300_000);
@@ -23,22 +22,12 @@ const DEPLOYER = "DeepSecurityDeployer";
 const ROLE = "DeepSecurityCrossAccountRole";
 
 describeWithTerraform("the least-privilege deployment role with real Terraform", () => {
-  const tools = terraformAvailability();
+  const shared = terraformOnSandbox("deployment role", "ds-deployer-");
   let sb: Sandbox;
   let tf: TerraformRunner;
   let dir: string;
-
-  beforeAll(async () => {
-    if (!tools.ok) throw new Error("unreachable: describeWithTerraform checked");
-    sb = await startSandbox({ manager: { record: false } });
-    tf = new TerraformRunner(tools.tools, { endpoint: sb.aws.url });
-    dir = mkdtempSync(join(tmpdir(), "ds-deployer-"));
-  });
-  afterAll(async () => {
-    if (tf) console.log(`terraform timings: ${tf.summary()}`);
-    await sb?.stop();
-    if (tf) rmSync(tf.dir, { recursive: true, force: true });
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  beforeAll(() => {
+    ({ sb, tf, work: dir } = shared);
   });
 
   /** IAM calls counted by the endpoint since `before`, by action. */

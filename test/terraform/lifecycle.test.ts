@@ -8,32 +8,24 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { type Sandbox, startSandbox } from "../../src/sandbox/start";
+import type { Sandbox } from "../../src/sandbox/start";
 import { runCli } from "../helpers/cli";
 import { pipelineEnv } from "../helpers/sandbox";
-import { describeWithTerraform, planActions, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, planActions, type TerraformRunner, terraformOnSandbox } from "../helpers/terraform";
 import { allowFrom, PIPELINE_ROOT } from "../helpers/world";
 
 jest.setTimeout(300_000);
 const ROLE = "DeepSecurityCrossAccountRole";
 
 describeWithTerraform("the account lifecycle with real Terraform", () => {
-  const tools = terraformAvailability();
+  const shared = terraformOnSandbox("account lifecycle", "ds-lifecycle-");
   let sb: Sandbox;
   let tf: TerraformRunner;
   let verifyAs: string;
   let next = 730000000000;
-
-  beforeAll(async () => {
-    if (!tools.ok) throw new Error("unreachable: describeWithTerraform checked");
-    sb = await startSandbox({ manager: { record: false } });
-    tf = new TerraformRunner(tools.tools, { endpoint: sb.aws.url });
+  beforeAll(() => {
+    ({ sb, tf } = shared);
     verifyAs = sb.aws.iam.createRole("147995105371", "VerifyAs", JSON.stringify(allowFrom(PIPELINE_ROOT))).arn;
-  });
-  afterAll(async () => {
-    if (tf) console.log(`terraform timings: ${tf.summary()}`);
-    await sb?.stop();
-    if (tf) rmSync(tf.dir, { recursive: true, force: true });
   });
 
   const env = () => pipelineEnv(sb);
