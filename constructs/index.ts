@@ -21,10 +21,14 @@ export { type Partition, ValidationError, type ValidationIssue } from "../src/va
 export { DeepSecurityCrossAccountRole, type DeepSecurityCrossAccountRoleProps, type RegistrationOptions } from "./cross-account-role";
 export {
   type AccountStacksProps,
+  type AccountStacksSynthesis,
   type AccountTarget,
   addAccountStacks,
+  DEFAULT_SYNTH_BATCH_SIZE,
   DeepSecurityAccountRoles,
   type DeepSecurityAccountRolesProps,
   type StackLayout,
+  type SynthesizeAccountStacksProps,
+  synthesizeAccountStacks,
 } from "./multi-account";
 export { AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION_RANGE } from "./provider-source";
