@@ -1,5 +1,5 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { type App, type AppConfig, TerraformStack, Token } from "cdktf";
+import { App, type AppConfig, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
 import { type AccountsPlan, type AccountTarget, type PlannedAccount, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
@@ -229,7 +229,9 @@ export function synthesizeAccountStacks(props: SynthesizeAccountStacksProps): Ac
     ]);
   }
   if ((stackProps.layout ?? "single-stack") === "single-stack") {
-    synthesizeInBatches({ outdir, count: 1, batchSize: 1, app: appConfig, build: (app) => addAccountStacks(app, stackProps) });
+    const app = new App({ ...appConfig, outdir });
+    addAccountStacks(app, stackProps);
+    app.synth();
     return { stackNames: [name] };
   }
   // Everything is validated before the first file is written: the accounts, the retired ones, the backend.
