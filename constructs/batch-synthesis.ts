@@ -10,6 +10,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { App, type AppConfig } from "cdktf";
 
 /** How {@link synthesizeInBatches} builds and writes the stacks. */
@@ -24,6 +26,13 @@ export interface BatchSynthesisOptions {
   readonly build: (app: App, start: number, end: number) => void;
   /** The rest of each `App`'s configuration. @default cdktf's defaults */
   readonly app?: Omit<AppConfig, "outdir">;
+  /**
+   * Items between two full garbage collections (0: none): V8 collects lazily and lets garbage
+   * pile up to several times what is live, so that the peak would drift up with the run's
+   * length; a collection every few hundred stacks keeps it flat, for about 1% of the time.
+   * @default 500
+   */
+  readonly collectEvery?: number;
 }
 
 /** A stack's entry in cdktf's manifest.json (its fields are cdktf's own). */
@@ -51,6 +60,8 @@ export function synthesizeInBatches(options: BatchSynthesisOptions): void {
   try {
     let version: string | undefined;
     let first = true;
+    const collectEvery = options.collectEvery ?? 500;
+    let sinceCollection = 0;
     writeSync(fd, '{\n  "stacks": {');
     for (let start = 0; start < count; start += batchSize) {
       const end = Math.min(count, start + batchSize);
@@ -62,6 +73,11 @@ export function synthesizeInBatches(options: BatchSynthesisOptions): void {
       } finally {
         // The batch's stacks are written (or failed): nothing may resolve its tokens again.
         forgetTokensSince(mark);
+      }
+      sinceCollection += end - start;
+      if (collectEvery > 0 && sinceCollection >= collectEvery && end < count) {
+        fullGc()?.();
+        sinceCollection = 0;
       }
       const manifest = JSON.parse(readFileSync(join(outdir, MANIFEST), "utf8")) as CdktfManifest;
       version = manifest.version;
@@ -79,6 +95,29 @@ export function synthesizeInBatches(options: BatchSynthesisOptions): void {
     if (!closed) closeSync(fd);
     if (existsSync(merging)) rmSync(merging, { force: true });
   }
+}
+
+let gc: (() => void) | null | undefined;
+
+/**
+ * V8's full garbage collection: `global.gc` when Node runs with `--expose-gc`, else the same
+ * function from a fresh context after turning the flag on (it then exists in new contexts
+ * only). Undefined if neither works.
+ */
+function fullGc(): (() => void) | undefined {
+  if (gc === undefined) {
+    gc = (globalThis as { gc?: () => void }).gc ?? null;
+    if (!gc) {
+      try {
+        setFlagsFromString("--expose-gc");
+        const found: unknown = runInNewContext("typeof gc === 'function' ? gc : undefined");
+        gc = typeof found === "function" ? (found as () => void) : null;
+      } catch {
+        gc = null;
+      }
+    }
+  }
+  return gc ?? undefined;
 }
 
 function sortKeys(value: unknown): unknown {

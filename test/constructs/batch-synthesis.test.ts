@@ -5,8 +5,10 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { App } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, TerraformStack } from "cdktf";
 import { type AccountStacksProps, type AccountTarget, addAccountStacks, synthesizeAccountStacks, ValidationError } from "../../constructs";
+import { synthesizeInBatches } from "../../constructs/batch-synthesis";
 
 const ID = "tenant-external-id-1234";
 
@@ -118,5 +120,20 @@ describe("synthesizeAccountStacks", () => {
     const outdir = join(tempDir(), "out");
     expect(() => synthesizeAccountStacks({ ...PROPS, outdir, batchSize: 0 })).toThrow(/batchSize/);
     expect(existsSync(outdir)).toBe(false);
+  });
+
+  it("collects garbage between batches when asked, and still writes every stack", () => {
+    const outdir = tempDir();
+    synthesizeInBatches({
+      outdir,
+      count: 5,
+      batchSize: 2,
+      collectEvery: 1,
+      build: (app, start, end) => {
+        for (let i = start; i < end; i++) new AwsProvider(new TerraformStack(app, `s${i}`), "aws", { region: "us-east-1" });
+      },
+    });
+    expect(Object.keys(JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")).stacks)).toEqual(["s0", "s1", "s2", "s3", "s4"]);
+    expect(readdirSync(outdir).sort()).toEqual(["manifest.json", "stacks"]);
   });
 });
