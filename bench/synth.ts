@@ -153,8 +153,10 @@ async function child(variant: Variant, n: number, layout: StackLayout, batchSize
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const used = process.cpuUsage(cpu);
+  // The peak of the synthesis, read before removing its output (a recursive rmSync of 50,000 folders has its own).
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
   rmSync(outdir, { recursive: true, force: true });
-  process.stdout.write(JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, maxRssMiB }));
 }
 
 interface Measure {
