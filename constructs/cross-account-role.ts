@@ -129,19 +129,21 @@ export class DeepSecurityCrossAccountRole extends Construct {
       tags,
     });
 
+    // Each attribute read makes a token: read the role's name once.
+    const roleName = this.role.name;
     const attachment = new IamRolePolicyAttachment(this, "policy-attachment", {
       provider,
-      role: this.role.name,
+      role: roleName,
       policyArn: this.policy.arn,
     });
     (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
-      new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: this.role.name, policyArn });
+      new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: roleName, policyArn });
     });
     if (props.registration) this.registration = registrationStep(this, props.registration, [this.role, this.policy, attachment]);
 
     if (props.outputs !== false) {
       new TerraformOutput(this, "role_arn", { value: this.role.arn, description: "ARN of the Deep Security cross-account role" });
-      new TerraformOutput(this, "role_name", { value: this.role.name, description: "Name of the Deep Security cross-account role" });
+      new TerraformOutput(this, "role_name", { value: roleName, description: "Name of the Deep Security cross-account role" });
     }
   }
 

@@ -202,7 +202,7 @@ export interface SynthesizeAccountStacksProps extends AccountStacksProps {
 export interface AccountStacksSynthesis {
   /**
    * Every stack written, each in `stacks/<name>/` of the output folder: the accounts' in the
-   * order given, then the retired accounts'.
+   * order given, then the retired accounts'. Made when read (not kept: one name per account).
    */
   readonly stackNames: readonly string[];
 }
@@ -243,7 +243,7 @@ export function synthesizeAccountStacks(props: SynthesizeAccountStacksProps): Ac
     if (issues.length) throw new ValidationError(issues, "Invalid Terraform state backend");
   }
   const isToken = (v: string) => Token.isUnresolved(v);
-  planAccounts(stackProps, isToken, { literalExternalIds: true });
+  planAccounts(stackProps, isToken, { literalExternalIds: true, validateOnly: true });
   const accounts = stackProps.accounts;
   const current = new Set(accounts.map((a) => a.accountId));
   const retired = (stackProps.retiredAccounts ?? []).filter((a) => !current.has(a.accountId));
@@ -276,5 +276,9 @@ export function synthesizeAccountStacks(props: SynthesizeAccountStacksProps): Ac
       }
     },
   });
-  return { stackNames: [...accounts, ...retired].map((a) => `${name}-${a.accountId}`) };
+  return {
+    get stackNames() {
+      return [...accounts, ...retired].map((a) => `${name}-${a.accountId}`);
+    },
+  };
 }
