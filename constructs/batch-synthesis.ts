@@ -29,7 +29,7 @@ export interface BatchSynthesisOptions {
   /**
    * Items between two full garbage collections (0: none): V8 collects lazily and lets garbage
    * pile up to several times what is live, so that the peak would drift up with the run's
-   * length; a collection every few hundred stacks keeps it flat, for about 1% of the time.
+   * length; a collection every few hundred stacks keeps it flat, for 1 to 2% of the time.
    * @default 500
    */
   readonly collectEvery?: number;
