@@ -112,7 +112,7 @@ export class DeepSecurityCrossAccountRole extends Construct {
       namePrefix: plan.roleNamePrefix,
       path: props.path,
       description: "Lets the Deep Security manager read this account (EC2 and WorkSpaces inventory). Managed by ds-onboard.",
-      assumeRolePolicy: JSON.stringify(plan.trustPolicy),
+      assumeRolePolicy: documents(plan).trust,
       maxSessionDuration: props.maxSessionDurationSeconds,
       permissionsBoundary: props.permissionsBoundaryArn,
       tags,
@@ -125,23 +125,25 @@ export class DeepSecurityCrossAccountRole extends Construct {
       namePrefix: plan.roleName ? undefined : plan.policyName,
       path: props.path,
       description: "Read-only access that Deep Security needs to discover instances and WorkSpaces. Managed by ds-onboard.",
-      policy: JSON.stringify(plan.permissionsPolicy),
+      policy: documents(plan).permissions,
       tags,
     });
 
+    // Each attribute read makes a token: read the role's name once.
+    const roleName = this.role.name;
     const attachment = new IamRolePolicyAttachment(this, "policy-attachment", {
       provider,
-      role: this.role.name,
+      role: roleName,
       policyArn: this.policy.arn,
     });
     (props.managedPolicyArns ?? []).forEach((policyArn, i) => {
-      new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: this.role.name, policyArn });
+      new IamRolePolicyAttachment(this, `extra-policy-${i}`, { provider, role: roleName, policyArn });
     });
     if (props.registration) this.registration = registrationStep(this, props.registration, [this.role, this.policy, attachment]);
 
     if (props.outputs !== false) {
       new TerraformOutput(this, "role_arn", { value: this.role.arn, description: "ARN of the Deep Security cross-account role" });
-      new TerraformOutput(this, "role_name", { value: this.role.name, description: "Name of the Deep Security cross-account role" });
+      new TerraformOutput(this, "role_name", { value: roleName, description: "Name of the Deep Security cross-account role" });
     }
   }
 
@@ -154,6 +156,18 @@ export class DeepSecurityCrossAccountRole extends Construct {
   get roleName(): string {
     return this.role.name;
   }
+}
+
+/** The policy documents of a plan as JSON, made once per plan (many accounts share one plan). */
+const documentJson = new WeakMap<RolePlan, { trust: string; permissions: string }>();
+
+function documents(plan: RolePlan): { trust: string; permissions: string } {
+  let json = documentJson.get(plan);
+  if (!json) {
+    json = { trust: JSON.stringify(plan.trustPolicy), permissions: JSON.stringify(plan.permissionsPolicy) };
+    documentJson.set(plan, json);
+  }
+  return json;
 }
 
 /**

@@ -35,10 +35,14 @@ export {
 } from "./deployment-role";
 export {
   type AccountStacksProps,
+  type AccountStacksSynthesis,
   type AccountTarget,
   addAccountStacks,
+  DEFAULT_SYNTH_BATCH_SIZE,
   DeepSecurityAccountRoles,
   type DeepSecurityAccountRolesProps,
   type StackLayout,
+  type SynthesizeAccountStacksProps,
+  synthesizeAccountStacks,
 } from "./multi-account";
 export { AWS_PROVIDER_SOURCE, AWS_PROVIDER_VERSION_RANGE } from "./provider-source";

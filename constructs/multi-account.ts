@@ -1,9 +1,11 @@
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { type App, TerraformStack, Token } from "cdktf";
+import { App, type AppConfig, TerraformStack, Token } from "cdktf";
 import { Construct } from "constructs";
-import { type AccountTarget, planAccounts } from "../src/policy/accounts";
+import { type AccountsPlan, type AccountTarget, type PlannedAccount, planAccounts } from "../src/policy/accounts";
 import type { RoleOptions } from "../src/policy/role";
-import { addBackend, type StateBackend } from "./backend";
+import { ValidationError } from "../src/validation";
+import { addBackend, checkBackend, type StateBackend } from "./backend";
+import { synthesizeInBatches } from "./batch-synthesis";
 import { DeepSecurityCrossAccountRole, type RegistrationOptions } from "./cross-account-role";
 import { checkProviderVersion, pinProviderSource } from "./provider-source";
 
@@ -60,6 +62,12 @@ export function accountProvider(scope: Construct, target: { accountId: string; r
   });
 }
 
+/**
+ * Plans already made for the props of a {@link DeepSecurityAccountRoles} (by the stack-per-account
+ * layout, which validates every account once before building any stack).
+ */
+const planned = new WeakMap<DeepSecurityAccountRolesProps, AccountsPlan>();
+
 /** The deployment role and region of accounts, with the collection's defaults (for retired accounts). */
 function retiredTargets(props: DeepSecurityAccountRolesProps) {
   return (props.retiredAccounts ?? []).map((a) => {
@@ -79,7 +87,7 @@ export class DeepSecurityAccountRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: DeepSecurityAccountRolesProps) {
     super(scope, id);
-    const plan = planAccounts(props, (v) => Token.isUnresolved(v));
+    const plan = planned.get(props) ?? planAccounts(props, (v) => Token.isUnresolved(v));
     const roles = new Map<string, DeepSecurityCrossAccountRole>();
     for (const target of plan.accounts) {
       const provider = accountProvider(this, target);
@@ -149,21 +157,128 @@ export function addAccountStacks(app: App, props: AccountStacksProps): Terraform
     return [withBackend(stack)];
   }
   // Validate everything once, with account paths, before creating any stack.
-  planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
+  const plan = planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
   const current = new Set(props.accounts.map((a) => a.accountId));
   return [
-    ...props.accounts.map((account) => {
-      const stack = new TerraformStack(app, `${name}-${account.accountId}`);
-      new DeepSecurityAccountRoles(stack, "accounts", { ...props, accounts: [account], retiredAccounts: [] });
-      return withBackend(stack);
-    }),
+    ...plan.accounts.map((account, i) => accountStack(app, name, props, props.accounts[i], { role: plan.role, accounts: [account] })),
     // A retired account's stack keeps its name and state, with only its provider: apply destroys the rest.
-    ...(props.retiredAccounts ?? [])
-      .filter((a) => !current.has(a.accountId))
-      .map((account) => {
-        const stack = new TerraformStack(app, `${name}-${account.accountId}`);
-        new RetiredAccountProvider(stack, "accounts", { ...props, account });
-        return withBackend(stack);
-      }),
+    ...(props.retiredAccounts ?? []).filter((a) => !current.has(a.accountId)).map((account) => retiredStack(app, name, props, account)),
   ];
+}
+
+/** One account's stack (stack-per-account), from its validated plan. */
+function accountStack(app: App, name: string, props: AccountStacksProps, account: AccountTarget, plan: AccountsPlan): TerraformStack {
+  const stack = new TerraformStack(app, `${name}-${account.accountId}`);
+  const rolesProps: DeepSecurityAccountRolesProps = { ...props, accounts: [account], retiredAccounts: [] };
+  planned.set(rolesProps, plan);
+  new DeepSecurityAccountRoles(stack, "accounts", rolesProps);
+  if (props.backend) addBackend(stack, props.backend, { region: props.region });
+  return stack;
+}
+
+/** A retired account's stack (stack-per-account): its provider alone. */
+function retiredStack(app: App, name: string, props: AccountStacksProps, account: AccountTarget): TerraformStack {
+  const stack = new TerraformStack(app, `${name}-${account.accountId}`);
+  new RetiredAccountProvider(stack, "accounts", { ...props, account });
+  if (props.backend) addBackend(stack, props.backend, { region: props.region });
+  return stack;
+}
+
+/** Props of {@link synthesizeAccountStacks}. Optional ones state their `@default`. */
+export interface SynthesizeAccountStacksProps extends AccountStacksProps {
+  /** The output folder (cdktf's `outdir`; `cdktf synth` and `deploy` set `CDKTF_OUTDIR`). */
+  readonly outdir: string;
+  /**
+   * Stacks built and written per `App` (stack-per-account): memory grows with it, not with the
+   * number of accounts.
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /** The rest of each `App`'s configuration (`context`, `stackTraces`, ...). @default cdktf's defaults */
+  readonly app?: Omit<AppConfig, "outdir">;
+}
+
+/** What {@link synthesizeAccountStacks} wrote. */
+export interface AccountStacksSynthesis {
+  /**
+   * Every stack written, each in `stacks/<name>/` of the output folder: the accounts' in the
+   * order given, then the retired accounts'. Made when read (not kept: one name per account).
+   */
+  readonly stackNames: readonly string[];
+}
+
+/** {@link SynthesizeAccountStacksProps.batchSize}'s default. */
+export const DEFAULT_SYNTH_BATCH_SIZE = 100;
+
+/**
+ * Builds and writes the stacks of {@link addAccountStacks} into `outdir`, with a peak memory
+ * that does not grow with the number of accounts: with one stack per account, the stacks are
+ * built and synthesized `batchSize` at a time, each batch in its own `App`, and cdktf's
+ * `manifest.json` lists every stack at the end (`cdktf deploy '*'` sees them all). Every
+ * account is validated before anything is written. Between batches, V8 collects its garbage
+ * in full every 500 stacks (through `--expose-gc`, turned on if Node runs without it), so that
+ * the peak does not drift up over a long run. The single-stack layout is one `App`.
+ *
+ * Use it instead of `new App()`, `addAccountStacks` and `app.synth()` in a `main.ts`. The
+ * output folder is its own: another `App` synthesizing into it replaces `manifest.json`.
+ */
+export function synthesizeAccountStacks(props: SynthesizeAccountStacksProps): AccountStacksSynthesis {
+  const { outdir, batchSize = DEFAULT_SYNTH_BATCH_SIZE, app: appConfig, ...stackProps } = props;
+  const name = stackProps.stackName ?? "deep-security-roles";
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new ValidationError([
+      { path: "batchSize", problem: `${String(batchSize)} is not a whole number of at least 1`, fix: "Use e.g. 100" },
+    ]);
+  }
+  if ((stackProps.layout ?? "single-stack") === "single-stack") {
+    const app = new App({ ...appConfig, outdir });
+    addAccountStacks(app, stackProps);
+    app.synth();
+    return { stackNames: [name] };
+  }
+  // Everything is validated before the first file is written: the accounts, the retired ones, the backend.
+  if (stackProps.providerVersion !== undefined) checkProviderVersion(stackProps.providerVersion);
+  if (stackProps.backend) {
+    const issues = checkBackend(stackProps.backend);
+    if (issues.length) throw new ValidationError(issues, "Invalid Terraform state backend");
+  }
+  const isToken = (v: string) => Token.isUnresolved(v);
+  planAccounts(stackProps, isToken, { literalExternalIds: true, validateOnly: true });
+  const accounts = stackProps.accounts;
+  const current = new Set(accounts.map((a) => a.accountId));
+  const retired = (stackProps.retiredAccounts ?? []).filter((a) => !current.has(a.accountId));
+  current.clear();
+  retiredTargets({ ...stackProps, retiredAccounts: retired });
+
+  // Stacks in name order (one App's manifest order); an item below accounts.length is a current account.
+  const idOf = (i: number) => (i < accounts.length ? accounts[i].accountId : retired[i - accounts.length].accountId);
+  const order = Uint32Array.from({ length: accounts.length + retired.length }, (_, i) => i).sort((a, b) => {
+    const x = idOf(a);
+    const y = idOf(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  synthesizeInBatches({
+    outdir,
+    count: order.length,
+    batchSize,
+    app: appConfig,
+    build: (app, start, end) => {
+      const batch = Array.from(order.subarray(start, end));
+      const own = batch.filter((i) => i < accounts.length).map((i) => accounts[i]);
+      // Planned again (validated above): the plans of one batch at a time, not of every account.
+      const plan = own.length ? planAccounts({ ...stackProps, accounts: own }, isToken) : undefined;
+      let next = 0;
+      for (const i of batch) {
+        if (i < accounts.length) {
+          const account: PlannedAccount = plan!.accounts[next++];
+          accountStack(app, name, stackProps, accounts[i], { role: plan!.role, accounts: [account] });
+        } else retiredStack(app, name, stackProps, retired[i - accounts.length]);
+      }
+    },
+  });
+  return {
+    get stackNames() {
+      return [...accounts, ...retired].map((a) => `${name}-${a.accountId}`);
+    },
+  };
 }

@@ -148,12 +148,10 @@ export async function synthesizeProject(
   for (const line of lifecycleLines(lifecycle, loaded.path)) log.info(line);
 
   // cdktf and the constructs load only here: listing accounts does not pay for them.
-  const { App } = require("cdktf") as typeof import("cdktf");
-  const { addAccountStacks } = require("../../constructs/multi-account") as typeof import("../../constructs/multi-account");
+  const { synthesizeAccountStacks } = require("../../constructs/multi-account") as typeof import("../../constructs/multi-account");
   const staging = `${outdir}.staging-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
-    const app = new App({ outdir: staging, skipValidation: false });
     const withOwnIds = options.accountExternalIds
       ? accounts.map((a) => ({ ...a, externalIds: options.accountExternalIds!(a.accountId, externalId) }))
       : accounts;
@@ -163,7 +161,10 @@ export async function synthesizeProject(
       deployment.backend?.type === "s3" || deployment.backend?.type === "remote"
         ? deployment.backend
         : { type: "local" as const, directory: relative(join(outdir, "stacks", "stack"), stateDir) || "." };
-    const stacks = addAccountStacks(app, {
+    // Stack-per-account is built and written in batches: memory does not grow with the accounts.
+    const { stackNames } = synthesizeAccountStacks({
+      outdir: staging,
+      app: { skipValidation: false },
       ...project.role,
       externalIds: [externalId],
       accounts: withOwnIds,
@@ -176,8 +177,7 @@ export async function synthesizeProject(
       retiredAccounts: lifecycle.retired,
       registration: deployment.registration && { ...deployment.registration, managerUrl: config.manager?.url },
     });
-    app.synth();
-    const names = new Set(stacks.map((s) => s.node.id));
+    const names = new Set(stackNames);
     const retiredStacks = new Set(lifecycle.retired.map((r) => r.stack));
     const dropped = new Set(lifecycle.dropped.map((d) => d.stack));
     const staleStacks = existsSync(join(outdir, "stacks"))
@@ -193,13 +193,13 @@ export async function synthesizeProject(
     for (const d of lifecycle.dropped)
       if (layout !== "single-stack") rmSync(join(outdir, "stacks", d.stack), { recursive: true, force: true });
     writeFileAtomic(manifestPath, `${JSON.stringify(lifecycle.manifest, null, 2)}\n`);
-    const current = stacks.filter((s) => !retiredStacks.has(s.node.id) || layout === "single-stack");
+    const current = stackNames.filter((name) => !retiredStacks.has(name) || layout === "single-stack");
     return {
       outdir,
-      stacks: current.map((s) => ({
-        name: s.node.id,
-        dir: join(outdir, "stacks", s.node.id),
-        accountIds: layout === "single-stack" ? accounts.map((a) => a.accountId) : [s.node.id.slice(stackName.length + 1)],
+      stacks: current.map((name) => ({
+        name,
+        dir: join(outdir, "stacks", name),
+        accountIds: layout === "single-stack" ? accounts.map((a) => a.accountId) : [name.slice(stackName.length + 1)],
       })),
       retiredStacks: layout === "single-stack" ? [] : [...retiredStacks].map((name) => ({ name, dir: join(outdir, "stacks", name) })),
       accounts,

@@ -65,12 +65,13 @@ export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /**
  * Validates the role options once and every account, and works out each account's deployment
- * role ARN and region. Throws one `ValidationError` that lists every problem.
+ * role ARN and region. Throws one `ValidationError` that lists every problem. `validateOnly`:
+ * check alone, and return no accounts (many accounts planned a batch at a time).
  */
 export function planAccounts(
   options: AccountsOptions,
   isToken: (value: string) => boolean,
-  rules: { literalExternalIds?: boolean } = {},
+  rules: { literalExternalIds?: boolean; validateOnly?: boolean } = {},
 ): AccountsPlan {
   const role = planRole(options, isToken);
   const issues = new IssueCollector();
@@ -91,7 +92,8 @@ export function planAccounts(
   if (options.region !== undefined) issues.check("region", checkRegion(defaultRegion));
 
   const seen = new Map<string, number>();
-  const planned = accounts.map((account, i): PlannedAccount => {
+  const planned: PlannedAccount[] = [];
+  accounts.forEach((account, i) => {
     const at = `accounts[${i}]`;
     const idOk = issues.check(`${at}.accountId`, checkAccountId(account?.accountId));
     if (idOk) {
@@ -123,14 +125,15 @@ export function planAccounts(
         issues.issues.push(...error.issues);
       }
     }
-    return {
+    if (rules.validateOnly) return;
+    planned.push({
       role: own,
       accountId: account?.accountId,
       displayName: account?.displayName ?? account?.accountId,
       deploymentRoleArn:
         account?.deploymentRoleArn ?? deploymentRoleArn(role.partition, account?.accountId, account?.deploymentRoleName ?? defaultRoleName),
       region: account?.region ?? defaultRegion,
-    };
+    });
   });
   issues.throwIfAny("Invalid account list");
   return { role, accounts: planned };
