@@ -6,7 +6,7 @@
  * `ds-onboard synth` and the `main.ts` of a project made by `ds-onboard init` both call
  * `synthesizeOnboarding`, so that they write the same output.
  */
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { settingsFromEnvironment } from "../app/environment";
 import { stderrLog } from "../app/log";
@@ -14,7 +14,7 @@ import { Project } from "../app/project";
 import { Session } from "../app/session";
 import type { AccountDecision } from "../aws/organizations";
 import { ExitCode, UsageError, UserError } from "../errors";
-import { writeFileAtomic } from "../files";
+import { publishDirectory, writeFileAtomic } from "../files";
 import { type AccountTarget, DEFAULT_DEPLOYMENT_ROLE_NAME, DEFAULT_REGION, deploymentRoleArn } from "../policy/accounts";
 import {
   type LifecyclePlan,
@@ -188,7 +188,8 @@ export async function synthesizeProject(
         `stack ${name} in ${outdir} is no longer in the config and ds-onboard has no record of its account; if it was deployed, destroy it (terraform -chdir=${join(outdir, "stacks", name)} destroy) before removing its folder`,
       );
     }
-    publish(staging, outdir);
+    // Stack files first, cdktf's manifest (which lists the stacks) last.
+    publishDirectory(staging, outdir, (file) => file.endsWith("manifest.json"));
     // A retired account's own stack whose resources are gone: its folder goes too (its state file stays).
     for (const d of lifecycle.dropped)
       if (layout !== "single-stack") rmSync(join(outdir, "stacks", d.stack), { recursive: true, force: true });
@@ -318,26 +319,6 @@ function checkWritableDir(outdir: string): void {
     accessSync(parent, constants.W_OK);
   } catch {
     throw new UsageError(`The output folder ${outdir}: ${parent} is not writable; nothing was written.`);
-  }
-}
-
-/**
- * Moves the staged output into place file by file, each with an atomic rename, so that a
- * reader sees the old or the new cdk.tf.json and never a mix. Files cdktf does not write
- * (a stack folder's .terraform, lock files) are left alone.
- */
-function publish(staging: string, outdir: string): void {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir).flatMap((name) => {
-      const full = join(dir, name);
-      return statSync(full).isDirectory() ? walk(full) : [full];
-    });
-  // Stack files first, the manifest (which lists the stacks) last.
-  const files = walk(staging).sort((a, b) => Number(a.endsWith("manifest.json")) - Number(b.endsWith("manifest.json")));
-  for (const file of files) {
-    const target = join(outdir, relative(staging, file));
-    mkdirSync(dirname(target), { recursive: true });
-    renameSync(file, target);
   }
 }
 
