@@ -108,8 +108,9 @@ export async function reconcileProject(project: Project, options: ReconcileOptio
   }
 
   const actions = await applyRepairs(project, findings, options, step);
-  // Judge again from the manager's connectors now (the roles are as they were: reconcile does not touch them).
-  const nowByAccount = connectorIndex(await client.listConnectors());
+  // Judge again from the manager's connectors now (the roles are as they were: reconcile does not
+  // touch them); with nothing done, they are as read.
+  const nowByAccount = actions.size ? connectorIndex(await client.listConnectors()) : byAccount;
   const accounts = findings.map((f) => {
     const done = actions.get(f.target.accountId);
     if (!done) return row(f);

@@ -63,11 +63,17 @@ describe("reconcile", () => {
     expect(world.sb.manager.connectors).toHaveLength(6);
 
     const before = snapshot();
+    const calls = new Map(world.sb.manager.calls);
     const again = await reconcile(config, { applyRegistration: true });
     expect(again.ok).toBe(true);
     expect(again.counts.healthy).toBe(6);
     expect(again.accounts.filter((a) => a.action)).toEqual([]);
     expect(snapshot()).toBe(before);
+    // A run with nothing to do reads: the external ID, and the connectors once.
+    const made = [...world.sb.manager.calls]
+      .filter(([k, n]) => n > (calls.get(k) ?? 0))
+      .map(([k, n]) => `${k} x${n - (calls.get(k) ?? 0)}`);
+    expect(made.sort()).toEqual(["GET /awsconnectors x1", "GET /awsconnectorsettings x1"]);
   });
 
   it("sees accounts join, leave, get suspended and drift; converges what the manager can; a second run changes nothing", async () => {
