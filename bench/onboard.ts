@@ -135,7 +135,7 @@ async function main(): Promise<void> {
       const secondSeconds = (performance.now() - again) / 1000;
       const actions = second.accounts.filter((r) => r.action).length;
       console.log(
-        `daily run, no change    ${secondSeconds.toFixed(2)} s for ${accounts} accounts (${((secondSeconds * 1000) / accounts).toFixed(2)} ms per account), ${sandbox.totalCalls} manager calls, ${[...full.aws.calls.values()].reduce((a, b) => a + b, 0) - awsBefore} local AWS calls, ${actions} actions`,
+        `daily run, no change    ${secondSeconds.toFixed(2)} s for ${accounts} accounts (${((secondSeconds * 1000) / accounts).toFixed(2)} ms per account), ${sandbox.totalCalls} manager calls (${[...sandbox.calls].map(([k, n]) => `${k} x${n}`).join(", ")}), ${[...full.aws.calls.values()].reduce((a, b) => a + b, 0) - awsBefore} local AWS calls, ${actions} actions`,
       );
       if (!second.ok || actions !== 0) process.exitCode = 1;
     }
