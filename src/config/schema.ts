@@ -317,7 +317,7 @@ function crossFieldIssues(config: OnboardingConfig): { path: PropertyKey[]; mess
     region: config.deployment?.region,
   };
   try {
-    if (config.accounts?.length) planAccounts({ ...options, accounts: config.accounts }, () => false);
+    if (config.accounts?.length) planAccounts({ ...options, accounts: config.accounts }, () => false, { validateOnly: true });
     else planRole(options, () => false);
     return [];
   } catch (error) {
