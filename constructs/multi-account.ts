@@ -13,7 +13,7 @@ export type { AccountTarget } from "../src/policy/accounts";
 
 /** Props of {@link DeepSecurityAccountRoles}. Optional ones state their `@default`. */
 export interface DeepSecurityAccountRolesProps extends RoleOptions {
-  /** The accounts to create the role in. */
+  /** The accounts to create the role in; empty only when `retiredAccounts` has some (all left). */
   readonly accounts: readonly AccountTarget[];
   /**
    * The role Terraform assumes in each account.
@@ -68,6 +68,14 @@ export function accountProvider(scope: Construct, target: { accountId: string; r
  */
 const planned = new WeakMap<DeepSecurityAccountRolesProps, AccountsPlan>();
 
+/**
+ * No current account, only retired ones (every account of a shard left): a valid state, whose
+ * stacks hold only the retired accounts' providers until an apply destroys what is left.
+ */
+function onlyRetired(props: DeepSecurityAccountRolesProps): boolean {
+  return props.accounts.length === 0 && (props.retiredAccounts?.length ?? 0) > 0;
+}
+
 /** The deployment role and region of accounts, with the collection's defaults (for retired accounts). */
 function retiredTargets(props: DeepSecurityAccountRolesProps) {
   return (props.retiredAccounts ?? []).map((a) => {
@@ -87,9 +95,9 @@ export class DeepSecurityAccountRoles extends Construct {
 
   constructor(scope: Construct, id: string, props: DeepSecurityAccountRolesProps) {
     super(scope, id);
-    const plan = planned.get(props) ?? planAccounts(props, (v) => Token.isUnresolved(v));
+    const plan = planned.get(props) ?? (onlyRetired(props) ? undefined : planAccounts(props, (v) => Token.isUnresolved(v)));
     const roles = new Map<string, DeepSecurityCrossAccountRole>();
-    for (const target of plan.accounts) {
+    for (const target of plan?.accounts ?? []) {
       const provider = accountProvider(this, target);
       roles.set(
         target.accountId,
@@ -157,10 +165,12 @@ export function addAccountStacks(app: App, props: AccountStacksProps): Terraform
     return [withBackend(stack)];
   }
   // Validate everything once, with account paths, before creating any stack.
-  const plan = planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
+  const plan = onlyRetired(props) ? undefined : planAccounts(props, (v) => Token.isUnresolved(v), { literalExternalIds: true });
   const current = new Set(props.accounts.map((a) => a.accountId));
   return [
-    ...plan.accounts.map((account, i) => accountStack(app, name, props, props.accounts[i], { role: plan.role, accounts: [account] })),
+    ...(plan?.accounts ?? []).map((account, i) =>
+      accountStack(app, name, props, props.accounts[i], { role: plan!.role, accounts: [account] }),
+    ),
     // A retired account's stack keeps its name and state, with only its provider: apply destroys the rest.
     ...(props.retiredAccounts ?? []).filter((a) => !current.has(a.accountId)).map((account) => retiredStack(app, name, props, account)),
   ];
@@ -243,7 +253,7 @@ export function synthesizeAccountStacks(props: SynthesizeAccountStacksProps): Ac
     if (issues.length) throw new ValidationError(issues, "Invalid Terraform state backend");
   }
   const isToken = (v: string) => Token.isUnresolved(v);
-  planAccounts(stackProps, isToken, { literalExternalIds: true, validateOnly: true });
+  if (!onlyRetired(stackProps)) planAccounts(stackProps, isToken, { literalExternalIds: true, validateOnly: true });
   const accounts = stackProps.accounts;
   const current = new Set(accounts.map((a) => a.accountId));
   const retired = (stackProps.retiredAccounts ?? []).filter((a) => !current.has(a.accountId));

@@ -148,7 +148,9 @@ export class Project {
   get targets(): readonly RoleTarget[] {
     if (this.arnTargets) return this.arnTargets;
     if (!this.targetCache) {
-      if (this.accounts.length === 0) throw new UsageError(`${this.config?.path ?? "The project"} names no accounts.`);
+      // A shard or OU selection may hold no account: nothing to do. A whole project must name some.
+      if (this.accounts.length === 0 && isWholeProject(this.scope.selection))
+        throw new UsageError(`${this.config?.path ?? "The project"} names no accounts.`);
       this.targetCache = configTargets(this.config!.config, this.accounts);
     }
     return this.targetCache;

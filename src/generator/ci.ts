@@ -88,7 +88,8 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 /** The shell lines of one shard's work. `shard` is a shell word such as `"$DS_ONBOARD_SHARD"`. */
 function commands(plan: Plan, shard: string) {
   const cfg = plan.configFile;
-  const forEachStack = (body: string) => `for d in cdktf.out/stacks/*/; do\n${body}\ndone\n`;
+  // A shard may have no stack (a small organization): the loop then runs no Terraform.
+  const forEachStack = (body: string) => `for d in cdktf.out/stacks/*/; do\n  [ -d "$d" ] || continue\n${body}\ndone\n`;
   const init = '  terraform -chdir="$d" init -input=false';
   return {
     // Each job has its own workspace: the shard's stacks go to cdktf.out (not cdktf.out/shard-I-of-N).

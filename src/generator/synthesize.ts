@@ -6,7 +6,7 @@
  * `ds-onboard synth` and the `main.ts` of a project made by `ds-onboard init` both call
  * `synthesizeOnboarding`, so that they write the same output.
  */
-import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { settingsFromEnvironment } from "../app/environment";
 import { stderrLog } from "../app/log";
@@ -29,7 +29,7 @@ import {
 
 export { manifestPathOf };
 
-import { inShard, selectionSuffix } from "../policy/selection";
+import { describeSelection, inShard, isWholeProject, selectionSuffix } from "../policy/selection";
 import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
@@ -114,7 +114,8 @@ export async function synthesizeProject(
   const suffix = selectionSuffix(project.scope.selection);
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? join(loaded.dir, "cdktf.out", suffix));
   if (options.listOnly) return { outdir, stacks: [], accounts, discovery };
-  if (accounts.length === 0) {
+  // A shard or OU with no account is fine (a small organization, many pipeline jobs); a project with none is not.
+  if (accounts.length === 0 && isWholeProject(project.scope.selection)) {
     throw new UserError("No accounts to onboard: the config lists none and discovery included none.", ExitCode.failed, {
       errorCode: "no-accounts",
     });
@@ -162,21 +163,26 @@ export async function synthesizeProject(
         ? deployment.backend
         : { type: "local" as const, directory: relative(join(outdir, "stacks", "stack"), stateDir) || "." };
     // Stack-per-account is built and written in batches: memory does not grow with the accounts.
-    const { stackNames } = synthesizeAccountStacks({
-      outdir: staging,
-      app: { skipValidation: false },
-      ...project.role,
-      externalIds: [externalId],
-      accounts: withOwnIds,
-      deploymentRoleName: deployment.deploymentRoleName,
-      region: deployment.region,
-      layout,
-      stackName,
-      providerVersion: deployment.providerVersion,
-      backend,
-      retiredAccounts: lifecycle.retired,
-      registration: deployment.registration && { ...deployment.registration, managerUrl: config.manager?.url },
-    });
+    // A shard left without any account, current or retired, gets an empty output.
+    const empty = accounts.length === 0 && lifecycle.retired.length === 0;
+    if (empty) log.info(`no accounts in ${describeSelection(project.scope.selection)}: no stacks to write`);
+    const { stackNames } = empty
+      ? synthesizeEmpty(staging)
+      : synthesizeAccountStacks({
+          outdir: staging,
+          app: { skipValidation: false },
+          ...project.role,
+          externalIds: [externalId],
+          accounts: withOwnIds,
+          deploymentRoleName: deployment.deploymentRoleName,
+          region: deployment.region,
+          layout,
+          stackName,
+          providerVersion: deployment.providerVersion,
+          backend,
+          retiredAccounts: lifecycle.retired,
+          registration: deployment.registration && { ...deployment.registration, managerUrl: config.manager?.url },
+        });
     const names = new Set(stackNames);
     const retiredStacks = new Set(lifecycle.retired.map((r) => r.stack));
     const dropped = new Set(lifecycle.dropped.map((d) => d.stack));
@@ -190,6 +196,8 @@ export async function synthesizeProject(
     }
     // Stack files first, cdktf's manifest (which lists the stacks) last.
     publishDirectory(staging, outdir, (file) => file.endsWith("manifest.json"));
+    // The stacks folder exists even when empty, so that a pipeline's loop over it finds no stack.
+    mkdirSync(join(outdir, "stacks"), { recursive: true });
     // A retired account's own stack whose resources are gone: its folder goes too (its state file stays).
     for (const d of lifecycle.dropped)
       if (layout !== "single-stack") rmSync(join(outdir, "stacks", d.stack), { recursive: true, force: true });
@@ -220,6 +228,13 @@ export async function synthesizeProject(
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** An output with no stack: cdktf's manifest lists none. */
+function synthesizeEmpty(staging: string): { stackNames: string[] } {
+  const { App } = require("cdktf") as typeof import("cdktf");
+  new App({ outdir: staging, skipValidation: false }).synth();
+  return { stackNames: [] };
 }
 
 function readManifest(path: string): Manifest | undefined {

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { synthesizeAccountStacks } from "../../constructs/multi-account";
 import { Project } from "../../src/app/project";
 import { synthesizeProject } from "../../src/generator/synthesize";
 import { type Selection, shardOf } from "../../src/policy/selection";
@@ -227,5 +228,45 @@ describe("onboarding by shard", () => {
     const whole = await runCli(["register", "--config", config, "--output", "json"], env);
     expect(whole.code).toBe(0);
     expect(JSON.parse(whole.stdout).results.map((r: { status: string }) => r.status)).toEqual(deployed.map(() => "unchanged"));
+  });
+});
+
+describe("a shard without accounts", () => {
+  it("synth writes an empty stacks folder, onboard and reconcile have nothing to do (exit 0)", async () => {
+    const deployed = [world.deploy().accountId];
+    const config = world.config(deployed, {}, "tiny.yaml");
+    const empty = [1, 2, 3].find((i) => shardOf(deployed[0], 3) !== i)!;
+    const env = { ...process.env, DS_MANAGER_URL: world.sb.manager.url, DS_API_KEY: world.sb.manager.keys.admin };
+    const out = join(world.dir, "tiny-out");
+    const synth = await runCli(["synth", "--config", config, "--shard", `${empty}/3`, "--out", out, "--output", "json"], env);
+    expect(synth.code).toBe(0);
+    expect(JSON.parse(synth.stdout).stacks).toEqual([]);
+    expect(readdirSync(join(out, "stacks"))).toEqual([]);
+    expect(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).stacks).toEqual({});
+    for (const command of ["onboard", "register", "reconcile"]) {
+      const r = await runCli([command, "--config", config, "--shard", `${empty}/3`, "--output", "json"], env);
+      expect({ command, code: r.code, stderr: r.stderr }).toEqual({ command, code: 0, stderr: "" });
+    }
+  });
+
+  it("the constructs: only retired accounts, in either layout, give stacks with only their providers", () => {
+    for (const layout of ["single-stack", "stack-per-account"] as const) {
+      const outdir = join(world.dir, `only-retired-${layout}`);
+      const { stackNames } = synthesizeAccountStacks({
+        outdir,
+        layout,
+        externalIds: [EXTERNAL_ID],
+        accounts: [],
+        retiredAccounts: [{ accountId: "399999999999" }],
+      });
+      expect([...stackNames]).toEqual([layout === "single-stack" ? "deep-security-roles" : "deep-security-roles-399999999999"]);
+      const json = JSON.parse(readFileSync(join(outdir, "stacks", stackNames[0], "cdk.tf.json"), "utf8"));
+      expect(json.resource).toBeUndefined();
+      expect(json.provider.aws.map((p: { alias: string }) => p.alias)).toEqual(["account_399999999999"]);
+    }
+    // With neither, the list is still required.
+    expect(() => synthesizeAccountStacks({ outdir: join(world.dir, "none"), externalIds: [EXTERNAL_ID], accounts: [] })).toThrow(
+      /accounts: expected a non-empty list/,
+    );
   });
 });
