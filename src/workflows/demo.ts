@@ -18,6 +18,7 @@ import { SANDBOX_PIPELINE_ACCOUNT, seedFromTerraform } from "../sandbox/seed";
 import { startSandbox } from "../sandbox/start";
 import { packageRoot } from "../version";
 import { type OnboardReport, onboardProject } from "./onboard";
+import { type ReconcileReport, reconcileProject } from "./reconcile";
 
 export interface DemoOptions {
   /** The onboarding config. @default the bundled examples/demo/ds-onboard.yaml */
@@ -64,6 +65,8 @@ export interface DemoReport extends OnboardReport {
   /** The connectors the sandbox manager holds at the end. */
   readonly connectors: number;
   readonly deploy: DemoDeploy;
+  /** What reconcile found after onboarding, accounts by state. */
+  readonly reconcile: ReconcileReport["counts"];
 }
 
 /** The bundled demo config. */
@@ -177,7 +180,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       concurrency: 8,
       onStep: options.onStep,
     });
-    return { ...result, seconds: (Date.now() - started) / 1000, outdir, connectors: sandbox.manager.connectors.length, deploy };
+    // The day after: what the scheduled pipeline's reconcile reports (nothing to do, or what is left).
+    step("reconciling, as a scheduled pipeline would: accounts, connectors and live roles compared");
+    const reconcile = await reconcileProject(project);
+    log.info(
+      `    ${Object.entries(reconcile.counts)
+        .filter(([, n]) => n > 0)
+        .map(([state, n]) => `${n} ${state}`)
+        .join(", ")}`,
+    );
+    return {
+      ...result,
+      seconds: (Date.now() - started) / 1000,
+      outdir,
+      connectors: sandbox.manager.connectors.length,
+      deploy,
+      reconcile: reconcile.counts,
+    };
   } finally {
     await session?.close();
     await sandbox.stop();

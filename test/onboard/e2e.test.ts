@@ -344,6 +344,8 @@ describe("demo", () => {
     expect(report.ok).toBe(true);
     expect(report.connectors).toBe(3);
     expect(report.accounts.map((a: { status: string }) => a.status)).toEqual(["created", "created", "created"]);
+    // The day after: reconcile finds every account healthy.
+    expect(report.reconcile).toMatchObject({ healthy: 3, "to-onboard": 0, drifted: 0, "to-offboard": 0 });
     expect(
       report.verify.every((v: { checks: Record<string, { status: string }> }) => Object.values(v.checks).every((c) => c.status === "pass")),
     ).toBe(true);

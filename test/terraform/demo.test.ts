@@ -28,6 +28,7 @@ interface DemoJson {
   accounts: { status: string }[];
   verify: { checks: Record<string, { status: string }> }[];
   deploy: { method: string; reason: string; terraformVersion?: string; seconds: number; stateDir?: string };
+  reconcile: Record<string, number>;
 }
 
 async function demo(args: string[], env: Record<string, string>) {
@@ -42,6 +43,7 @@ function expectOnboarded(report: DemoJson | undefined) {
   expect(report?.connectors).toBe(3);
   expect(report?.accounts.map((a) => a.status)).toEqual(["created", "created", "created"]);
   expect(report?.verify.every((v) => Object.values(v.checks).every((c) => c.status === "pass"))).toBe(true);
+  expect(report?.reconcile).toMatchObject({ healthy: 3, drifted: 0 });
 }
 
 describe("demo without Terraform", () => {

@@ -51,8 +51,9 @@ export const demoCommand = defineCommand<DemoArgs>({
         connectors: report.connectors,
         deploy: report.deploy,
         verify: report.verified,
+        reconcile: report.reconcile,
       },
-      `${onboardTable(report.rows)}\n\nDeployed by ${report.deploy.method === "terraform" ? `Terraform${report.deploy.terraformVersion ? ` ${report.deploy.terraformVersion}` : ""} (init and apply against the local AWS endpoint)` : `loading the roles directly, standing in for the deploy (${report.deploy.reason.split(":")[0]})`} in ${report.deploy.seconds.toFixed(1)} s.\n\nThe sandbox manager now holds ${report.connectors} AWS connector(s). Done in ${report.seconds.toFixed(1)} s.\nNext: \`ds-onboard init\` for your own project, or \`ds-onboard sandbox\` to try the commands one by one.`,
+      `${onboardTable(report.rows)}\n\nDeployed by ${report.deploy.method === "terraform" ? `Terraform${report.deploy.terraformVersion ? ` ${report.deploy.terraformVersion}` : ""} (init and apply against the local AWS endpoint)` : `loading the roles directly, standing in for the deploy (${report.deploy.reason.split(":")[0]})`} in ${report.deploy.seconds.toFixed(1)} s.\n\nThe sandbox manager now holds ${report.connectors} AWS connector(s); reconcile finds ${report.reconcile.healthy} healthy. Done in ${report.seconds.toFixed(1)} s.\nNext: \`ds-onboard init\` for your own project, or \`ds-onboard sandbox\` to try the commands one by one.`,
     );
     return report.ok ? ExitCode.ok : ExitCode.failed;
   },
