@@ -47,7 +47,8 @@ describe("npm pack", () => {
         /build-tree|tsconfig|jest\.config|biome\.json|package-lock\.json|cdktf\.json/.test(f),
     );
     expect(unwanted).toEqual([]);
-    expect(files.length).toBeLessThan(200);
+    // Each module ships as .js and .d.ts, twice (the cdktf tree and the cdktn one): about 230 files today.
+    expect(files.length).toBeLessThan(300);
   });
 
   it("every entry point and the bin are in the package", () => {
