@@ -177,6 +177,10 @@ export function selectionOptions<T>(y: Argv<T>) {
 
 /** The selection of a run: the flags, else the environment's shard. */
 export function selectionFromArgs(args: SelectionArgs, env: NodeJS.ProcessEnv): Selection {
+  if ((args.shard || args.ou?.length) && !args.config)
+    throw new UsageError("--shard and --ou select accounts of a config: add --config <file>.");
+  // The variable a CI job sets for every step applies to the steps with a config only.
+  if (!args.config) return {};
   const fromEnv = env[SHARD_VARIABLE];
   let shard = args.shard;
   if (!shard && fromEnv) {
@@ -184,8 +188,6 @@ export function selectionFromArgs(args: SelectionArgs, env: NodeJS.ProcessEnv): 
     if ("problem" in parsed) throw new UsageError(`${SHARD_VARIABLE}: ${parsed.problem}.`);
     shard = parsed;
   }
-  if ((shard || args.ou?.length) && !args.config)
-    throw new UsageError(`--shard, --ou and ${SHARD_VARIABLE} select accounts of a config: add --config <file>.`);
   return { ...(shard ? { shard } : {}), ...(args.ou?.length ? { ous: args.ou } : {}) };
 }
 

@@ -95,7 +95,7 @@ export function reconcileTable(report: ReconcileReport): string {
   ].join("\n");
 }
 
-const settledAfter = (s: string | undefined) => s === "healthy" || s === "offboarded";
+const settledAfter = (s: string | undefined) => s === "healthy" || s === "offboarded" || s === "kept";
 
 export function statusTable(report: StatusReport): string {
   const w = (s: string, n: number) => s.padEnd(n);

@@ -88,9 +88,12 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 /** The shell lines of one shard's work. `shard` is a shell word such as `"$DS_ONBOARD_SHARD"`. */
 function commands(plan: Plan, shard: string) {
   const cfg = plan.configFile;
-  // A shard may have no stack (a small organization): the loop then runs no Terraform.
-  const forEachStack = (body: string) => `for d in cdktf.out/stacks/*/; do\n  [ -d "$d" ] || continue\n${body}\ndone\n`;
-  const init = '  terraform -chdir="$d" init -input=false';
+  // A shard may have no stack (a small organization): the loop then runs no Terraform. One
+  // account's failure is its stack's alone: the loop goes on, notes the stack in
+  // failed-stacks.txt, and the job fails at its end (checkFailures), after the others are done.
+  const forEachStack = (body: string, what: string) =>
+    `for d in cdktf.out/stacks/*/; do\n  [ -d "$d" ] || continue\n  if ! { ${body}; }; then\n    echo "${what} failed: $d" >&2; rm -f "$d/tfplan"; echo "$d" >> failed-stacks.txt\n  fi\ndone\n`;
+  const init = 'terraform -chdir="$d" init -input=false';
   return {
     // Each job has its own workspace: the shard's stacks go to cdktf.out (not cdktf.out/shard-I-of-N).
     synth: `npx --no-install ds-onboard synth --config ${cfg} --shard ${shard} --out cdktf.out\n`,
@@ -101,14 +104,18 @@ function commands(plan: Plan, shard: string) {
     checkBackend: `node -e '${BACKEND_CHECK}'\n`,
     plan: forEachStack(
       plan.remoteBackend
-        ? `${init}\n  terraform -chdir="$d" plan -input=false -lock-timeout=5m`
-        : `${init}\n  terraform -chdir="$d" plan -input=false -lock-timeout=5m -out=tfplan`,
+        ? `${init} && terraform -chdir="$d" plan -input=false -lock-timeout=5m`
+        : `${init} && terraform -chdir="$d" plan -input=false -lock-timeout=5m -out=tfplan`,
+      "plan",
     ),
-    apply: forEachStack(
-      plan.remoteBackend
-        ? `${init}\n  terraform -chdir="$d" apply -input=false -lock-timeout=5m -auto-approve`
-        : `  terraform -chdir="$d" apply -input=false -lock-timeout=5m tfplan`,
-    ),
+    // Only the stacks whose plan succeeded (a saved plan, or with HCP Terraform not noted as failed).
+    apply: plan.remoteBackend
+      ? forEachStack(
+          `! grep -qxF "$d" failed-stacks.txt 2>/dev/null && terraform -chdir="$d" apply -input=false -lock-timeout=5m -auto-approve`,
+          "apply",
+        )
+      : forEachStack(`[ ! -f "$d/tfplan" ] || terraform -chdir="$d" apply -input=false -lock-timeout=5m tfplan`, "apply"),
+    checkFailures: `if [ -s failed-stacks.txt ]; then echo "stacks that failed (the others are done):" >&2; cat failed-stacks.txt >&2; exit 1; fi\n`,
     onboard: `npx --no-install ds-onboard onboard --config ${cfg} --shard ${shard} --output json\n`,
     // The report is kept (reconcile.json) and shown; the job ends with reconcile's exit code.
     // Repairs what the manager can (registration, connector drift, synchronization); the job fails
@@ -127,17 +134,26 @@ const BACKEND_CHECK = [
   'if (bad.length) { console.error(`no shared, locked state (deployment.backend) for: ${bad.join(", ")}`); process.exit(1); }',
 ].join("\n");
 
-/** Commits the shard's accounts record (how the next synthesis knows who left) and pushes it, retrying on a race with other shards. */
-function keepRecord(push: string, fetchAndRebase: string): string {
-  return `git add -- '*.accounts.json'
+/**
+ * Commits the shard's accounts record (how the next synthesis knows who left) and pushes it,
+ * retrying on a race with other shards. A subshell: its exits end it alone. The identity is set
+ * for every commit, the rebase's too (runners have none configured).
+ */
+function keepRecord(push: string, fetchAndRebase: string, guard = ""): string {
+  return `(
+${guard}export GIT_AUTHOR_NAME="ds-onboard" GIT_AUTHOR_EMAIL="ds-onboard@users.noreply.invalid"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+git add -- '*.accounts.json'
 if git diff --cached --quiet; then exit 0; fi
-git -c user.name="ds-onboard" -c user.email="ds-onboard@users.noreply.invalid" commit -m "ds-onboard: accounts record of shard $DS_ONBOARD_SHARD [skip ci]"
+git commit -m "ds-onboard: accounts record of shard $DS_ONBOARD_SHARD [skip ci]"
 for attempt in 1 2 3 4 5; do
   ${fetchAndRebase} && ${push} && exit 0
+  git rebase --abort 2>/dev/null || true
   sleep $((attempt * 5))
 done
 echo "could not push the accounts record" >&2
 exit 1
+)
 `;
 }
 
@@ -213,7 +229,7 @@ function githubWorkflow(plan: Plan): string {
         permissions: { contents: "read", "id-token": "write" },
         concurrency: { group: `ds-onboard-plan-\${{ github.ref }}-shard-\${{ matrix.shard }}-of-${n}`, "cancel-in-progress": true },
         ...matrix,
-        steps: [...setup(planRole, true), ...synthAndPlan],
+        steps: [...setup(planRole, true), ...synthAndPlan, { name: "Fail if a stack failed", run: cmd.checkFailures }],
       },
       deploy: {
         name: `deploy shard \${{ matrix.shard }}/${n}`,
@@ -232,6 +248,7 @@ function githubWorkflow(plan: Plan): string {
             name: "Commit the accounts record",
             run: keepRecord('git push origin "HEAD:$GITHUB_REF_NAME"', 'git pull --rebase origin "$GITHUB_REF_NAME"'),
           },
+          { name: "Fail if a stack failed", run: cmd.checkFailures },
         ],
       },
       reconcile: {
@@ -328,7 +345,7 @@ unzip -oq terraform.zip -d /usr/local/bin && rm terraform.zip
       stage: "plan",
       variables: { ...shardVars(i), ...(plan.planRoleArn ? { AWS_ROLE_ARN: plan.planRoleArn } : {}) },
       rules: [{ if: '$CI_PIPELINE_SOURCE == "merge_request_event"' }],
-      script: [cmd.synth, cmd.checkBackend, cmd.plan],
+      script: [cmd.synth, cmd.checkBackend, cmd.plan, cmd.checkFailures],
     };
   }
   for (const i of range(n)) {
@@ -348,10 +365,10 @@ unzip -oq terraform.zip -d /usr/local/bin && rm terraform.zip
         keepRecord(
           'git push "https://oauth2:${DS_ONBOARD_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git" "HEAD:$CI_COMMIT_BRANCH" -o ci.skip',
           'git fetch origin "$CI_COMMIT_BRANCH" && git rebase FETCH_HEAD',
-        ).replace(
-          "git add",
-          'if [ -z "$DS_ONBOARD_PUSH_TOKEN" ]; then echo "DS_ONBOARD_PUSH_TOKEN is not set: commit the changed *.accounts.json by hand" >&2; git status --short -- "*.accounts.json"; exit 0; fi\ngit add',
+          // Without the record the next run cannot tell which accounts left: a failure, not a warning.
+          'if [ -z "$DS_ONBOARD_PUSH_TOKEN" ]; then echo "DS_ONBOARD_PUSH_TOKEN is not set: the accounts record cannot be kept, and the next run would not know which accounts left. Set it (a project access token with write_repository)." >&2; exit 1; fi\n',
         ),
+        cmd.checkFailures,
       ],
     };
   }

@@ -28,6 +28,8 @@ export interface RetiredAccount extends ManifestAccount {
 
 export interface Manifest {
   readonly version: 1;
+  /** When it was written (ISO time): the newest of several selections' records is the truth. */
+  readonly written?: string;
   readonly accounts: readonly ManifestAccount[];
   /** Accounts removed whose resources may still be deployed. */
   readonly retired: readonly RetiredAccount[];
@@ -91,7 +93,7 @@ export function planLifecycle(
     retired,
     dropped: leaving.filter(isGone),
     moved,
-    manifest: { version: 1, accounts: current, retired },
+    manifest: { version: 1, written: now, accounts: current, retired },
   };
 }
 
@@ -117,6 +119,7 @@ export function parseManifest(text: string): Manifest | undefined {
     );
   };
   if (m?.version !== 1 || !Array.isArray(m.accounts) || !Array.isArray(m.retired)) return undefined;
+  if (m.written !== undefined && typeof m.written !== "string") return undefined;
   if (!m.accounts.every(accountOk) || !m.retired.every(accountOk)) return undefined;
   return m as Manifest;
 }

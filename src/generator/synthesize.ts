@@ -7,7 +7,7 @@
  * `synthesizeOnboarding`, so that they write the same output.
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { settingsFromEnvironment } from "../app/environment";
 import { stderrLog } from "../app/log";
 import { Project } from "../app/project";
@@ -29,7 +29,7 @@ import {
 
 export { manifestPathOf };
 
-import { describeSelection, inShard, isWholeProject, selectionSuffix } from "../policy/selection";
+import { describeSelection, inShard, isWholeProject, type Selection, selectionFlags, selectionSuffix } from "../policy/selection";
 import { maskExternalId } from "../redact";
 
 export interface SynthesizeOptions {
@@ -139,14 +139,26 @@ export async function synthesizeProject(
   const stateDir = resolve(loaded.dir, deployment.backend?.type === "local" ? (deployment.backend.directory ?? ".") : ".");
   const localState = (deployment.backend?.type ?? "local") === "local";
   const forget = new Set(options.forgetRemoved ?? []);
-  const previous = readManifest(manifestPath) ?? (layout === "single-stack" ? undefined : reshardedManifest(project, manifestPath));
+  const previous = previousManifest(project, manifestPath, layout);
+  if (layout === "single-stack" && previous) {
+    // A single stack's accounts live in its state: one now in another selection (moved OU, or a
+    // new shard count) would be destroyed here and created there, where its role already exists.
+    const elsewhere = previous.accounts.filter(
+      (a) => inProject.has(a.accountId) && !project.selects(a.accountId) && !forget.has(a.accountId),
+    );
+    if (elsewhere.length) {
+      throw new UsageError(
+        `${elsewhere.map((a) => a.accountId).join(", ")} left this selection (${describeSelection(project.scope.selection)}) for another but ${elsewhere.length > 1 ? "are" : "is"} still in the project; with layout single-stack ${elsewhere.length > 1 ? "their roles are" : "its role is"} in this selection's state (stack ${stackName}). Nothing was written. Move the resources to the other selection's state (terraform state mv), then synthesize again forgetting ${elsewhere.length > 1 ? "them" : "it"} here: ds-onboard synth --config ${loaded.path}${selectionFlags(project.scope.selection)} ${elsewhere.map((a) => `--forget-removed ${a.accountId}`).join(" ")}. The stack-per-account layout has no such move.`,
+      );
+    }
+  }
   const lifecycle = planLifecycle(previous, manifestAccounts(project, stackOf), {
     // A retired account is dropped once its resources are gone from a local state (or when told).
     gone: (r) => forget.has(r.accountId) || (localState && !localStateHolds(join(stateDir, `terraform.${r.stack}.tfstate`), r, layout)),
     // Stack-per-account: an account still in the project but in another selection keeps its stack there.
     moved: (a) => layout !== "single-stack" && inProject.has(a.accountId) && !project.selects(a.accountId),
   });
-  for (const line of lifecycleLines(lifecycle, loaded.path)) log.info(line);
+  for (const line of lifecycleLines(lifecycle, loaded.path, project.scope.selection)) log.info(line);
 
   // cdktf and the constructs load only here: listing accounts does not pay for them.
   const { synthesizeAccountStacks } = require("../../constructs/multi-account") as typeof import("../../constructs/multi-account");
@@ -185,7 +197,10 @@ export async function synthesizeProject(
         });
     const names = new Set(stackNames);
     const retiredStacks = new Set(lifecycle.retired.map((r) => r.stack));
-    const dropped = new Set(lifecycle.dropped.map((d) => d.stack));
+    // Stacks no longer this selection's: dropped (resources gone), or moved to another selection
+    // (stack per account: the same stack and state are that selection's now; never destroy them from here).
+    const movedStacks = layout === "single-stack" ? [] : lifecycle.moved.map(stackOf);
+    const dropped = new Set([...lifecycle.dropped.map((d) => d.stack), ...movedStacks]);
     const staleStacks = existsSync(join(outdir, "stacks"))
       ? readdirSync(join(outdir, "stacks")).filter((n) => !names.has(n) && !dropped.has(n))
       : [];
@@ -199,8 +214,7 @@ export async function synthesizeProject(
     // The stacks folder exists even when empty, so that a pipeline's loop over it finds no stack.
     mkdirSync(join(outdir, "stacks"), { recursive: true });
     // A retired account's own stack whose resources are gone: its folder goes too (its state file stays).
-    for (const d of lifecycle.dropped)
-      if (layout !== "single-stack") rmSync(join(outdir, "stacks", d.stack), { recursive: true, force: true });
+    if (layout !== "single-stack") for (const stack of dropped) rmSync(join(outdir, "stacks", stack), { recursive: true, force: true });
     writeFileAtomic(manifestPath, `${JSON.stringify(lifecycle.manifest, null, 2)}\n`);
     const current = stackNames.filter((name) => !retiredStacks.has(name) || layout === "single-stack");
     return {
@@ -249,35 +263,49 @@ function readManifest(path: string): Manifest | undefined {
 }
 
 /**
- * A shard's first synthesis (a new shard count, or sharding a project synthesized whole): its
- * accounts from the records of the other counts, so that an account that left meanwhile is still
- * retired (stack per account: an account's stack and state do not depend on its shard).
+ * The record to compare with: this selection's own, unless records of the same OUs with another
+ * shard count (or none) are newer, as after a change of the shard count, or when sharding begins
+ * or ends. Then the newest of those, the accounts of this selection taken from each of its
+ * records, so that an account that left meanwhile is still removed by exactly one selection
+ * (stack per account: an account's stack and state do not depend on its shard). With a single
+ * stack such a change moves accounts between states: refused.
  */
-function reshardedManifest(project: Project, manifestPath: string): Manifest | undefined {
-  const shard = project.scope.selection.shard;
-  if (!shard) return undefined;
+function previousManifest(project: Project, manifestPath: string, layout: string): Manifest | undefined {
+  const own = readManifest(manifestPath);
   const configPath = project.config!.path;
-  const ous = selectionSuffix({ ous: project.scope.selection.ous });
   const dir = dirname(configPath);
-  const base = manifestPathOf(configPath, ous)
-    .slice(dir.length + 1)
-    .replace(/\.accounts\.json$/, "");
-  const others = readdirSync(dir)
-    .filter(
-      (name) => name === `${base}.accounts.json` || new RegExp(`^${escapeRegExp(base)}\\.shard-\\d+-of-\\d+\\.accounts\\.json$`).test(name),
-    )
-    .map((name) => join(dir, name))
-    .filter((path) => path !== manifestPath);
-  if (others.length === 0) return undefined;
-  // This shard's accounts of now, and those gone from the project that hash to this shard.
+  const stem = basename(configPath).replace(/\.(ya?ml|json)$/, "");
+  const ous = selectionSuffix({ ous: project.scope.selection.ous });
+  const shard = project.scope.selection.shard;
+  const whole = `${stem}${ous ? `.${ous}` : ""}.accounts.json`;
+  const sharded = new RegExp(`^${escapeRegExp(`${stem}.${ous ? `${ous}-` : ""}`)}shard-\\d+-of-(\\d+)\\.accounts\\.json$`);
+  // Records by shard count ("" for none), leaving out this selection's own count.
+  const groups = new Map<string, { written: string; records: Manifest[] }>();
+  for (const name of readdirSync(dir)) {
+    const count = name === whole ? "" : sharded.exec(name)?.[1];
+    if (count === undefined || count === String(shard?.count ?? "")) continue;
+    const record = readManifest(join(dir, name));
+    if (!record) continue;
+    const group = groups.get(count) ?? { written: "", records: [] };
+    group.records.push(record);
+    if ((record.written ?? "") > group.written) group.written = record.written ?? "";
+    groups.set(count, group);
+  }
+  const newest = [...groups.entries()].sort((x, y) => y[1].written.localeCompare(x[1].written))[0];
+  if (!newest || (own && (own.written ?? "") >= newest[1].written)) return own;
+  if (layout === "single-stack") {
+    throw new UsageError(
+      `The accounts records of ${configPath} for ${newest[0] ? `${newest[0]} shards` : "the whole project"} are newer than this selection's (${describeSelection(project.scope.selection)}): the shard count changed. With layout single-stack each selection's accounts are in its own state, so a new count moves them between states; nothing was written. Keep the shard count, or move the resources (terraform state mv) and delete the older records; the stack-per-account layout has no such move.`,
+    );
+  }
+  // This selection's accounts of now, and those gone from the project that hash to its shard.
   const inProject = new Set(project.scope.allAccounts.map((a) => a.accountId));
   const mine = (a: ManifestAccount) => (inProject.has(a.accountId) ? project.selects(a.accountId) : inShard(a.accountId, shard));
   const accounts = new Map<string, ManifestAccount>();
   const retired = new Map<string, RetiredAccount>();
-  for (const path of others) {
-    const m = readManifest(path)!;
-    for (const a of m.accounts) if (mine(a)) accounts.set(a.accountId, a);
-    for (const r of m.retired) if (mine(r)) retired.set(r.accountId, r);
+  for (const record of newest[1].records) {
+    for (const a of record.accounts) if (mine(a)) accounts.set(a.accountId, a);
+    for (const r of record.retired) if (mine(r)) retired.set(r.accountId, r);
   }
   return { version: 1, accounts: [...accounts.values()], retired: [...retired.values()].filter((r) => !accounts.has(r.accountId)) };
 }
@@ -306,7 +334,7 @@ function localStateHolds(statePath: string, account: RetiredAccount, layout: str
 }
 
 /** What a synthesis will add, keep and remove, said before anything is written. */
-export function lifecycleLines(plan: LifecyclePlan, configPath: string): string[] {
+export function lifecycleLines(plan: LifecyclePlan, configPath: string, selection?: Selection): string[] {
   const list = (ids: readonly string[]) => (ids.length > 8 ? `${ids.slice(0, 8).join(", ")} and ${ids.length - 8} more` : ids.join(", "));
   const lines = [
     `accounts: ${plan.added.length} to add${plan.added.length ? ` (${list(plan.added)})` : ""}, ${plan.kept.length} kept, ${plan.removed.length} removed${plan.removed.length ? ` (${list(plan.removed)})` : ""}`,
@@ -316,7 +344,7 @@ export function lifecycleLines(plan: LifecyclePlan, configPath: string): string[
   if (plan.moved.length) lines.push(`  now in another shard or OU selection, whose stacks hold them: ${list(plan.moved)}`);
   for (const r of plan.retired) {
     lines.push(
-      `  account ${r.accountId} left the config or the organization: its AWS provider stays in stack ${r.stack}, without resources, so that the next apply destroys its role. Deregister its connector first: ds-onboard offboard --config ${configPath} (or keep it: deployment.removedAccounts: keep).`,
+      `  account ${r.accountId} left the config or the organization: its AWS provider stays in stack ${r.stack}, without resources, so that the next apply destroys its role. Deregister its connector first: ds-onboard offboard --config ${configPath}${selectionFlags(selection)} (or keep it: deployment.removedAccounts: keep).`,
     );
   }
   return lines;

@@ -89,3 +89,11 @@ export function describeSelection(selection: Selection | undefined): string {
   ];
   return parts.join(", ");
 }
+
+/** The flags that name the selection on a command line (` --shard 2/8 --ou ou-...`); empty for the whole project. */
+export function selectionFlags(selection: Selection | undefined): string {
+  return [
+    ...(selection?.shard ? [` --shard ${selection.shard.index}/${selection.shard.count}`] : []),
+    ...(selection?.ous ?? []).map((ou) => ` --ou ${ou}`),
+  ].join("");
+}

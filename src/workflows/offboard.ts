@@ -8,7 +8,7 @@ import type { Project, RoleTarget } from "../app/project";
 import { UsageError } from "../errors";
 import { manifestPathOf, parseManifest } from "../generator/lifecycle";
 import { deregisterConnectors, type RegisterResult } from "../onboard/register";
-import { selectionSuffix } from "../policy/selection";
+import { selectionFlags, selectionSuffix } from "../policy/selection";
 
 export interface OffboardOptions {
   /** Keep the connectors (report them only). @default the config's `deployment.removedAccounts`, else deregister */
@@ -74,7 +74,7 @@ export async function offboardProject(project: Project, options: OffboardOptions
   const targets = leavingTargets(project, options);
   const keep = options.keepConnectors ?? project.config?.config.deployment?.removedAccounts === "keep";
   const next = project.config
-    ? `Now remove the roles: ds-onboard synth --config ${project.config.path}, then terraform apply (or cdktf deploy) of its stacks: the providers of the accounts that left stay until their roles are destroyed.`
+    ? `Now remove the roles: ds-onboard synth --config ${project.config.path}${selectionFlags(project.scope.selection)}, then terraform apply (or cdktf deploy) of its stacks: the providers of the accounts that left stay until their roles are destroyed.`
     : "Now remove the roles: drop the accounts from the Terraform configuration that made them and apply it.";
   if (targets.length === 0) return { ok: true, accounts: [], next: "No account has left since the last synthesis." };
   let results: readonly RegisterResult[];

@@ -15,7 +15,7 @@ import { DEFAULT_ROLE_NAME } from "../policy/role";
 import { describeSelection, selectionSuffix } from "../policy/selection";
 import { registerSettings } from "./register";
 
-export const RECONCILE_STATES = ["to-onboard", "healthy", "drifted", "to-offboard", "offboarded"] as const;
+export const RECONCILE_STATES = ["to-onboard", "healthy", "drifted", "to-offboard", "offboarded", "kept"] as const;
 export type ReconcileState = (typeof RECONCILE_STATES)[number];
 
 /** What reconcile did to an account's connectors. */
@@ -142,7 +142,7 @@ export async function reconcileProject(project: Project, options: ReconcileOptio
   };
 }
 
-const settledState = (s: ReconcileState) => s === "healthy" || s === "offboarded";
+const settledState = (s: ReconcileState) => s === "healthy" || s === "offboarded" || s === "kept";
 const settled = (r: ReconcileRow) => settledState(r.state);
 
 function count(rows: readonly { state: ReconcileState }[]): Record<ReconcileState, number> {
@@ -230,8 +230,11 @@ function judgeAccount(
     fixes.push("Apply the account's Terraform stack (or offboard the account)");
   }
   if (same.length === 0) {
+    // Possibly another team's connector for this account: reported, never re-pointed from here.
     reasons.push(`connector ${connectors[0].ID} uses ${connectors[0].crossAccountRoleArn ?? "no role"}, not ${target.roleArn}`);
-    repair = "register";
+    fixes.push(
+      `If connector ${connectors[0].ID} is this project's, point it at ${target.roleArn} with ds-onboard register; otherwise register this account's role once it should have its own connector`,
+    );
   } else {
     const current = same[0];
     if (same.length > 1) {
@@ -275,32 +278,31 @@ function leavingAccounts(project: Project, byAccount: Map<string, AWSConnector[]
   const decisions = new Map((project.discovery ?? []).map((d) => [d.accountId, d]));
   const organization = project.scope.organization;
   const findings: Finding[] = [];
+  const keep = config.deployment?.removedAccounts === "keep";
   for (const [accountId, connectors] of byAccount) {
     if (inProject.has(accountId) || !project.selects(accountId)) continue;
     const roleArn = roleArnOf(accountId);
+    // Only connectors of the project's role: one with another role is not the project's to remove.
     const ours = connectors.filter((c) => c.crossAccountRoleArn === roleArn);
-    // This project's: recorded by its synthesis, or an account of its organization (suspended,
-    // excluded) whose connector uses the project's role. A connector of an account outside the
-    // organization that no record names may be another team's: never touched (status lists it).
-    if (!recorded.has(accountId) && (ours.length === 0 || !decisions.has(accountId))) continue;
+    if (ours.length === 0) continue;
+    // The project's: recorded by its synthesis, or an account of its organization that is no longer
+    // active (suspended, closing). An account outside the organization, or one another config
+    // covers (another OU, excluded), that no record names may be another team's: never touched.
+    const state = organization?.accounts.find((a) => a.id === accountId)?.state;
+    if (!recorded.has(accountId) && (state === undefined || state === "ACTIVE")) continue;
     const decision = decisions.get(accountId);
     const why = decision
       ? `excluded: ${decision.reason}`
-      : organization && !organization.accounts.some((a) => a.id === accountId)
+      : organization && state === undefined
         ? "left the organization"
         : "removed from the config";
-    const shown = ours.length ? ours : connectors;
     findings.push({
-      target: {
-        accountId,
-        roleArn: shown[0].crossAccountRoleArn ?? roleArn,
-        displayName: recorded.get(accountId) ?? shown[0].displayName ?? accountId,
-      },
-      state: "to-offboard",
-      reasons: [why],
-      connectors: shown,
-      repair: ours.length ? "deregister" : undefined,
-      fix: ours.length ? undefined : `connector ${shown[0].ID} uses another role; deregister it by hand if it is no longer wanted`,
+      target: { accountId, roleArn, displayName: recorded.get(accountId) ?? ours[0].displayName ?? accountId },
+      // deployment.removedAccounts: keep: the connectors of accounts that leave stay, by design.
+      state: keep ? "kept" : "to-offboard",
+      reasons: keep ? [why, "connector kept (deployment.removedAccounts: keep)"] : [why],
+      connectors: ours,
+      repair: keep ? undefined : "deregister",
     });
   }
   return findings;

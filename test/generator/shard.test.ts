@@ -64,8 +64,10 @@ describe("sharding", () => {
   });
 
   it("single stack: each shard has its own stack (its own state), and together they hold every account once", async () => {
+    // Two configs of the same accounts: with a single stack, one config is either sharded or not
+    // (a change moves accounts between states, refused; tested below).
     const config = world.config(ids(24, 320000000000), {}, "single.yaml");
-    const whole = await synth(config, undefined, join(world.dir, "single-whole"));
+    const whole = await synth(world.config(ids(24, 320000000000), {}, "single-whole.yaml"), undefined, join(world.dir, "single-whole"));
     const expected = rolesByAccount(stackFiles(whole.outdir)["deep-security-roles"]);
     const union: Record<string, unknown> = {};
     for (let i = 1; i <= 3; i++) {
@@ -267,6 +269,86 @@ describe("a shard without accounts", () => {
     // With neither, the list is still required.
     expect(() => synthesizeAccountStacks({ outdir: join(world.dir, "none"), externalIds: [EXTERNAL_ID], accounts: [] })).toThrow(
       /accounts: expected a non-empty list/,
+    );
+  });
+});
+
+describe("accounts moving between selections", () => {
+  const A = "ou-sb01-teama001";
+  const B = "ou-sb01-teamb001";
+  const move = (accountId: string, to: string) => {
+    world.sb.aws.organization!.accounts.find((a) => a.Id === accountId)!.ParentId = to;
+  };
+
+  beforeAll(() => {
+    world.sb.aws.addOrganization({ accounts: [] });
+    const org = world.sb.aws.organization!;
+    org.units.push({ Id: A, Name: "team-a", ParentId: org.rootId }, { Id: B, Name: "team-b", ParentId: org.rootId });
+    world.sb.aws.addOrganization({
+      accounts: [
+        { id: "351000000001", parentId: A },
+        { id: "351000000002", parentId: A },
+        { id: "351000000003", parentId: B },
+        { id: "351000000004", parentId: B },
+        { id: "351000000005", parentId: B },
+      ],
+    });
+  });
+
+  it("stack per account: an account that moves to another OU leaves this OU's output, neither retired nor called stale", async () => {
+    const config = world.config([], { organizations: { includeOus: [A, B] }, deployment: { layout: "stack-per-account" } }, "teams.yaml");
+    const out = join(world.dir, "team-a");
+    await synth(config, { ous: [A] }, out);
+    expect(readdirSync(join(out, "stacks")).sort()).toEqual(["deep-security-roles-351000000001", "deep-security-roles-351000000002"]);
+    move("351000000002", B);
+    const again = await synth(config, { ous: [A] }, out);
+    expect(again.lifecycle).toMatchObject({ moved: ["351000000002"], removed: [], retired: [] });
+    expect(again.staleStacks).toEqual([]);
+    expect(readdirSync(join(out, "stacks"))).toEqual(["deep-security-roles-351000000001"]);
+    const b = await synth(config, { ous: [B] }, join(world.dir, "team-b"));
+    expect(b.accounts.map((a) => a.accountId).sort()).toEqual(["351000000002", "351000000003", "351000000004", "351000000005"]);
+    move("351000000002", A);
+  });
+
+  it("an OU and a shard: a new shard count starts from the OU's records of the old one", async () => {
+    const config = world.config(
+      [],
+      { organizations: { includeOus: [A, B] }, deployment: { layout: "stack-per-account" } },
+      "teams-sharded.yaml",
+    );
+    for (let i = 1; i <= 2; i++) await synth(config, { ous: [B], shard: { index: i, count: 2 } }, join(world.dir, `tb-${i}`));
+    // 351000000004 leaves the organization; the OU's shards are now three.
+    const org = world.sb.aws.organization!;
+    const gone = org.accounts.splice(
+      org.accounts.findIndex((a) => a.Id === "351000000004"),
+      1,
+    )[0];
+    const removed: string[] = [];
+    const kept: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const r = await synth(config, { ous: [B], shard: { index: i, count: 3 } }, join(world.dir, `tb3-${i}`));
+      removed.push(...(r.lifecycle?.removed ?? []));
+      kept.push(...(r.lifecycle?.kept ?? []));
+      expect(r.lifecycle?.added).toEqual([]);
+    }
+    expect(removed).toEqual(["351000000004"]);
+    expect(kept.sort()).toEqual(["351000000003", "351000000005"]);
+    org.accounts.push(gone);
+  });
+
+  it("single stack: a move between selections, or a new shard count, is refused with what to do", async () => {
+    const config = world.config([], { organizations: { includeOus: [A, B] } }, "teams-single.yaml");
+    await synth(config, { ous: [A] }, join(world.dir, "single-a"));
+    move("351000000001", B);
+    await expect(synth(config, { ous: [A] }, join(world.dir, "single-a"))).rejects.toThrow(
+      /351000000001 left this selection \(under ou-sb01-teama001\) for another but is still in the project; with layout single-stack its role is in this selection's state .*terraform state mv.*--forget-removed 351000000001/s,
+    );
+    move("351000000001", A);
+
+    const listed = world.config(ids(6, 352000000000), {}, "single-sharded.yaml");
+    for (let i = 1; i <= 2; i++) await synth(listed, { shard: { index: i, count: 2 } }, join(world.dir, `ss-${i}`));
+    await expect(synth(listed, { shard: { index: 1, count: 3 } }, join(world.dir, "ss3-1"))).rejects.toThrow(
+      /for 2 shards are newer than this selection's \(shard 1 of 3\): the shard count changed/,
     );
   });
 });

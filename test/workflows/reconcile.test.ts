@@ -237,4 +237,24 @@ describe("reconcile", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--max-sync-age: "soon" is not a duration/);
   });
+  it("leaves alone connectors another config covers, and keeps them when the config says so", async () => {
+    // A config that excludes A[5]: its connector (the default role, an active account) is not this config's.
+    const other = world.config([], { organizations: { excludeAccounts: [A[5]] } }, "org-excluding.yaml");
+    const report = await reconcile(other, { applyRegistration: true });
+    expect(report.accounts.some((a) => a.accountId === A[5])).toBe(false);
+    expect(world.sb.manager.connectors.some((c) => c.accountId === A[5])).toBe(true);
+
+    // deployment.removedAccounts: keep: an account that leaves keeps its connector, and that is settled.
+    const keeping = world.config([A[0], A[4]], { deployment: { removedAccounts: "keep" } }, "keeping.yaml");
+    await synth(keeping);
+    world.config([A[0]], { deployment: { removedAccounts: "keep" } }, "keeping.yaml");
+    const kept = await reconcile(keeping, { applyRegistration: true });
+    expect(rowOf(kept, A[4])).toMatchObject({
+      state: "kept",
+      reasons: ["removed from the config", "connector kept (deployment.removedAccounts: keep)"],
+    });
+    expect(rowOf(kept, A[4]).action).toBeUndefined();
+    expect(kept.ok).toBe(true);
+    expect(world.sb.manager.connectors.some((c) => c.accountId === A[4])).toBe(true);
+  });
 });
