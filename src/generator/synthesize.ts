@@ -13,6 +13,7 @@ import { stderrLog } from "../app/log";
 import { Project } from "../app/project";
 import { Session } from "../app/session";
 import type { AccountDecision } from "../aws/organizations";
+import { readS3States } from "../aws/state";
 import { ExitCode, UsageError, UserError } from "../errors";
 import { publishDirectory, writeFileAtomic } from "../files";
 import { type AccountTarget, DEFAULT_DEPLOYMENT_ROLE_NAME, DEFAULT_REGION, deploymentRoleArn } from "../policy/accounts";
@@ -152,9 +153,21 @@ export async function synthesizeProject(
       );
     }
   }
+  // An S3 state is read for the stacks of accounts that left: once their resources are gone, they are forgotten.
+  const s3States =
+    deployment.backend?.type === "s3"
+      ? await readS3States(deployment.backend, leavingStacks(previous, new Set(accounts.map((a) => a.accountId))), {
+          region: deployment.region ?? DEFAULT_REGION,
+          onError: (stack, message) =>
+            log.warn(`state of stack ${stack} not read (${message}); its accounts that left are kept until it can be`),
+        })
+      : undefined;
   const lifecycle = planLifecycle(previous, manifestAccounts(project, stackOf), {
-    // A retired account is dropped once its resources are gone from a local state (or when told).
-    gone: (r) => forget.has(r.accountId) || (localState && !localStateHolds(join(stateDir, `terraform.${r.stack}.tfstate`), r, layout)),
+    // A retired account is dropped once its resources are gone from its state (or when told).
+    gone: (r) =>
+      forget.has(r.accountId) ||
+      (localState && !localStateHolds(join(stateDir, `terraform.${r.stack}.tfstate`), r, layout)) ||
+      (s3States?.has(r.stack) === true && !stateTextHolds(s3States.get(r.stack) ?? null, r, layout)),
     // Stack-per-account: an account still in the project but in another selection keeps its stack there.
     moved: (a) => layout !== "single-stack" && inProject.has(a.accountId) && !project.selects(a.accountId),
   });
@@ -329,8 +342,18 @@ function manifestAccounts(project: Project, stackOf: (accountId: string) => stri
 }
 
 function localStateHolds(statePath: string, account: RetiredAccount, layout: string): boolean {
-  if (!existsSync(statePath)) return false;
-  return stateHoldsAccount(readFileSync(statePath, "utf8"), account.accountId, layout !== "single-stack");
+  return stateTextHolds(existsSync(statePath) ? readFileSync(statePath, "utf8") : null, account, layout);
+}
+
+/** Whether a state (its JSON; null: none) still holds resources of an account. */
+function stateTextHolds(state: string | null, account: RetiredAccount, layout: string): boolean {
+  return state !== null && stateHoldsAccount(state, account.accountId, layout !== "single-stack");
+}
+
+/** The stacks of the accounts that left or are leaving (retired before, or in the record and not current). */
+function leavingStacks(previous: Manifest | undefined, current: ReadonlySet<string>): string[] {
+  if (!previous) return [];
+  return [...previous.retired, ...previous.accounts].filter((a) => !current.has(a.accountId)).map((a) => a.stack);
 }
 
 /** What a synthesis will add, keep and remove, said before anything is written. */

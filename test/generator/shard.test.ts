@@ -352,3 +352,48 @@ describe("accounts moving between selections", () => {
     );
   });
 });
+
+describe("accounts that left, with the state in S3", () => {
+  const BUCKET = "ds-onboard-lifecycle-state";
+  const roleState = (provider: string) =>
+    JSON.stringify({ version: 4, resources: [{ mode: "managed", type: "aws_iam_role", provider, instances: [{ attributes: {} }] }] });
+
+  it("are kept while their stack's state in the bucket holds resources, and forgotten once it is empty", async () => {
+    world.sb.aws.s3.createBucket(BUCKET);
+    const [a, b] = ["353000000001", "353000000002"];
+    const backend = { type: "s3", bucket: BUCKET, endpoint: world.sb.aws.url };
+    const config = world.config([a, b], { deployment: { layout: "stack-per-account", backend } }, "s3-lifecycle.yaml");
+    const out = join(world.dir, "s3-lifecycle");
+    await synth(config, undefined, out);
+    const key = (account: string) => `ds-onboard/deep-security-roles-${account}.tfstate`;
+    for (const account of [a, b])
+      world.sb.aws.s3.putObject(BUCKET, key(account), roleState(`provider["registry.terraform.io/hashicorp/aws"].account_${account}`));
+
+    world.config([a], { deployment: { layout: "stack-per-account", backend } }, "s3-lifecycle.yaml");
+    const leaving = await synth(config, undefined, out);
+    expect(leaving.lifecycle).toMatchObject({ removed: [b], retired: [b] });
+    expect(leaving.retiredStacks?.map((s) => s.name)).toEqual([`deep-security-roles-${b}`]);
+
+    // Still there at the next synthesis; then the apply destroys the role and the state is empty.
+    expect((await synth(config, undefined, out)).lifecycle?.retired).toEqual([b]);
+    world.sb.aws.s3.putObject(BUCKET, key(b), JSON.stringify({ version: 4, resources: [] }));
+    const gone = await synth(config, undefined, out);
+    expect(gone.lifecycle?.retired).toEqual([]);
+    expect(gone.retiredStacks).toEqual([]);
+    expect(JSON.parse(readFileSync(gone.manifestPath!, "utf8")).retired).toEqual([]);
+  });
+
+  it("are kept, with a warning, while the state cannot be read", async () => {
+    const [a, b] = ["354000000001", "354000000002"];
+    const backend = { type: "s3", bucket: "ds-onboard-no-such-bucket", endpoint: world.sb.aws.url };
+    const config = world.config([a, b], { deployment: { layout: "stack-per-account", backend } }, "s3-unreadable.yaml");
+    const out = join(world.dir, "s3-unreadable");
+    await synth(config, undefined, out);
+    world.config([a], { deployment: { layout: "stack-per-account", backend } }, "s3-unreadable.yaml");
+    const { session, log } = world.session({ externalId: { value: EXTERNAL_ID, origin: "test" } });
+    const result = await synthesizeProject(await Project.fromConfig(session, config), { outdir: out });
+    await session.close();
+    expect(result.lifecycle?.retired).toEqual([b]);
+    expect(log.text).toMatch(new RegExp(`state of stack deep-security-roles-${b} not read \\(NoSuchBucket`));
+  });
+});
