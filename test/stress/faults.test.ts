@@ -77,11 +77,24 @@ describe("registration under faults, at 1,000 accounts", () => {
         ok: boolean;
         results: { accountId: string; status: string; connectorId: number; notes: string[] }[];
       };
-      expect(report.results.filter((x) => x.status !== "created")).toEqual([]);
-      expect(r.code).toBe(0);
+      // About 15% of creates lose their answer here, so an account can lose all 5 of its tries
+      // (in some 7% of runs, one account does): it is reported as failed with the fix, the exit
+      // code says so, and a rerun finishes it, still without a duplicate.
+      const failed = report.results.filter((x) => x.status !== "created");
+      expect(failed.length).toBeLessThanOrEqual(3);
+      for (const x of failed) expect(x).toMatchObject({ status: "failed", fix: expect.stringMatching(/run register again/) });
+      expect(r.code).toBe(failed.length ? 1 : 0);
+      if (failed.length) {
+        const rerun = await runCli(
+          args(failed.map((x) => `arn:aws:iam::${x.accountId}:role/DeepSecurityCrossAccountRole`)),
+          { DS_MANAGER_URL: sb.manager.url, DS_API_KEY: sb.manager.keys.admin, AWS_ENDPOINT_URL: sb.aws.url },
+          { timeoutMs: 240_000 },
+        );
+        expect(rerun.code).toBe(0);
+      }
       expectExactlyOnce(sb, arns);
       const actual = new Map(sb.manager.connectors.map((c) => [c.accountId, c.ID]));
-      expect(report.results.filter((x) => actual.get(x.accountId) !== x.connectorId)).toEqual([]);
+      expect(report.results.filter((x) => x.status === "created" && actual.get(x.accountId) !== x.connectorId)).toEqual([]);
       // The faults did happen, and were handled.
       const notes = report.results.flatMap((x) => x.notes);
       expect(notes.filter((n) => /created by the lost request/.test(n)).length).toBeGreaterThan(5);
