@@ -231,12 +231,19 @@ export class Registrar {
         kept = await converge(client, target, options, notes, found);
       }
       if (kept) {
-        if (kept.ID !== mine.ID) notes.push(`another run registered this account at the same time; using its connector ${kept.ID}`);
+        // After a lost answer, an earlier connector may be this run's own create landing late.
+        const ours = kept.ID === mine.ID || lost;
+        if (kept.ID !== mine.ID)
+          notes.push(
+            lost
+              ? `connector ${kept.ID} landed after this run's retry (created by the lost request, or by another run at the same time); kept it`
+              : `another run registered this account at the same time; using its connector ${kept.ID}`,
+          );
         if (kept.workspacesEnabled !== undefined && kept.workspacesEnabled !== workspaces) {
           notes.push(`WorkSpaces ${workspaces ? "enabled" : "disabled"} on connector ${kept.ID}`);
           await client.modifyConnector(kept.ID!, { workspacesEnabled: workspaces });
         }
-        return { connector: kept, status: kept.ID === mine.ID ? "created" : "unchanged" };
+        return { connector: kept, status: ours ? "created" : "unchanged" };
       }
       // Every connector for this role is gone again (deleted by someone else meanwhile).
       notes.push(`connector ${mine.ID} was deleted by someone else right after it was created; creating it again`);

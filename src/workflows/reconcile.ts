@@ -10,6 +10,7 @@ import { manifestPathOf, parseManifest } from "../generator/lifecycle";
 import type { AWSConnector } from "../manager/types";
 import { mapLimit } from "../onboard/pool";
 import { deregisterConnectors, type RegisterResult, Registrar } from "../onboard/register";
+import { DEFAULT_MAX_SYNC_AGE_MS, syncState } from "../onboard/sync";
 import { type VerifyResult, verifyRoles } from "../onboard/verify";
 import { DEFAULT_ROLE_NAME } from "../policy/role";
 import { describeSelection, selectionSuffix } from "../policy/selection";
@@ -65,8 +66,6 @@ export interface ReconcileReport {
   readonly accounts: readonly ReconcileRow[];
 }
 
-export const DAY_MS = 24 * 3600 * 1000;
-
 /** A state row before applying: one account's role checks and connectors, judged. */
 interface Finding {
   readonly target: RoleTarget;
@@ -81,7 +80,7 @@ interface Finding {
 export async function reconcileProject(project: Project, options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const client = project.session.manager();
   const now = options.now ?? Date.now();
-  const maxAge = options.maxSyncAgeMs ?? DAY_MS;
+  const maxAge = options.maxSyncAgeMs ?? DEFAULT_MAX_SYNC_AGE_MS;
   const step = options.onStep ?? (() => undefined);
   const targets = project.accounts.length ? project.targets : [];
 
@@ -247,13 +246,9 @@ function judgeAccount(
       );
       repair = "register";
     }
-    const synced = current.lastSyncTime;
-    if (synced === undefined) reasons.push(`connector ${current.ID} has never synchronized`);
-    else if (now - synced > maxAge)
-      reasons.push(`connector ${current.ID} last synchronized ${age(now - synced)} ago (${new Date(synced).toISOString()})`);
-    else if (!current.syncedRegions?.length) reasons.push(`connector ${current.ID} synchronized no region`);
-    const stale = synced === undefined || now - synced > maxAge || !current.syncedRegions?.length;
-    if (stale && !repair) repair = "sync";
+    const sync = syncState(current, now, maxAge);
+    if (sync.reason) reasons.push(sync.reason);
+    if (sync.state !== "synced" && !repair) repair = "sync";
   }
   if (reasons.length === 0) return { ...base, state: "healthy" };
   // A connector whose role is missing or broken cannot be repaired from here: Terraform first.
@@ -368,11 +363,4 @@ function row(f: Finding): ReconcileRow {
     ...(current?.lastSyncTime !== undefined ? { lastSyncTime: new Date(current.lastSyncTime).toISOString() } : {}),
     ...(f.fix ? { fix: f.fix } : {}),
   };
-}
-
-/** A duration, roughly: `3 d`, `5 h`, `12 min`. */
-export function age(ms: number): string {
-  if (ms >= 2 * DAY_MS) return `${Math.floor(ms / DAY_MS)} d`;
-  if (ms >= 2 * 3600_000) return `${Math.floor(ms / 3600_000)} h`;
-  return `${Math.max(0, Math.floor(ms / 60_000))} min`;
 }

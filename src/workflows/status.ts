@@ -5,9 +5,9 @@
 
 import type { Project } from "../app/project";
 import type { Session } from "../app/session";
-import { DAY_MS } from "./reconcile";
+import { DEFAULT_MAX_SYNC_AGE_MS, type SyncState, syncState } from "../onboard/sync";
 
-export type ConnectorState = "synced" | "stale" | "never-synced";
+export type ConnectorState = SyncState;
 
 export interface ConnectorRow {
   readonly id: number;
@@ -44,7 +44,7 @@ export interface StatusOptions {
 
 export async function managerStatus(session: Session, options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? Date.now();
-  const maxAge = options.maxSyncAgeMs ?? DAY_MS;
+  const maxAge = options.maxSyncAgeMs ?? DEFAULT_MAX_SYNC_AGE_MS;
   const connectors = (await session.manager().listConnectors()).sort((a, b) => (a.ID ?? 0) - (b.ID ?? 0));
   const byAccount = new Map<string, number[]>();
   for (const c of connectors) if (c.accountId !== undefined) byAccount.set(c.accountId, [...(byAccount.get(c.accountId) ?? []), c.ID ?? 0]);
@@ -60,7 +60,7 @@ export async function managerStatus(session: Session, options: StatusOptions = {
       syncedRegions: (c.syncedRegions ?? []).map((r) => r.region ?? "?"),
       computers: (c.syncedRegions ?? []).reduce((n, r) => n + (r.computersSynced ?? 0), 0),
       workspacesEnabled: c.workspacesEnabled,
-      state: synced === undefined ? "never-synced" : now - synced > maxAge || !c.syncedRegions?.length ? "stale" : "synced",
+      state: syncState(c, now, maxAge).state,
       ...(known ? { owned: c.accountId !== undefined && known.has(c.accountId) } : {}),
       sameAccount: (c.accountId === undefined ? [] : (byAccount.get(c.accountId) ?? [])).filter((id) => id !== c.ID),
     };

@@ -1,8 +1,6 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { configJsonSchema } from "../../src/config/schema";
 import { ManagerClient } from "../../src/manager/client";
@@ -12,7 +10,6 @@ import { SandboxManager } from "../../src/sandbox/manager";
 import { runCli } from "../helpers/cli";
 import { buildOrganization } from "../helpers/org";
 import { sandboxEnv, useSandbox } from "../helpers/sandbox";
-import { ENGINE } from "../setup";
 
 const REPO = join(__dirname, "..", "..");
 const EXAMPLES = join(REPO, "examples");
@@ -273,50 +270,4 @@ describe("ds-onboard init", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/accounts\[0\]\.accountId: "12" is not an AWS account ID \(12 digits\)/);
   });
-
-  it("writes a project that installs, synthesizes with its own main.ts, and matches ds-onboard synth", async () => {
-    const dir = join(work, "project");
-    const made = await runCli([
-      "init",
-      dir,
-      "--account",
-      "111122223333",
-      "--account",
-      "444455556666",
-      "--layout",
-      "stack-per-account",
-      "--external-id-source",
-      "env:MY_TENANT_ID",
-      "--package",
-      `file:${REPO}`,
-      // The project runs on the engine these tests run on (DS_ONBOARD_ENGINE), as the CLI here does.
-      "--engine",
-      ENGINE,
-    ]);
-    expect(made.code).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual([
-      ".gitignore",
-      "README.md",
-      "cdktf.json",
-      "ds-onboard.yaml",
-      "main.ts",
-      "package.json",
-      "tsconfig.json",
-    ]);
-    expect(readFileSync(join(dir, "ds-onboard.yaml"), "utf8")).not.toMatch(/api.?key:/i);
-
-    const exec = promisify(execFile);
-    const npmEnv = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
-    await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: dir, env: npmEnv, timeout: 240_000 });
-    const e = { PATH: process.env.PATH!, HOME: process.env.HOME!, MY_TENANT_ID: "project-tenant-id-1" };
-    await exec("npx", ["tsc"], { cwd: dir, env: e, timeout: 120_000 });
-    await exec(process.execPath, ["main.js"], { cwd: dir, env: { ...e, CDKTF_OUTDIR: join(dir, "out-project") }, timeout: 120_000 });
-    const cli = await runCli(["synth", "--config", join(dir, "ds-onboard.yaml"), "--out", join(dir, "out-cli")], {
-      MY_TENANT_ID: "project-tenant-id-1",
-    });
-    expect(cli.code).toBe(0);
-    const fromProject = stacksIn(join(dir, "out-project"));
-    expect(Object.keys(fromProject).sort()).toEqual(["deep-security-roles-111122223333", "deep-security-roles-444455556666"]);
-    expect(fromProject).toEqual(stacksIn(join(dir, "out-cli")));
-  }, 300_000);
 });

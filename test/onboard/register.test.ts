@@ -3,6 +3,8 @@
  * duplicates (reported; removed only when asked), connectors of other roles left alone,
  * convergence when another party creates or deletes at the same time.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { ManagerClient } from "../../src/manager/client";
 import { Registrar, registerConnectors } from "../../src/onboard/register";
 import type { RoleTarget } from "../../src/onboard/targets";
@@ -178,6 +180,61 @@ describe("convergence with another party", () => {
     const loser = ra.status === "unchanged" ? ra : rb;
     expect(loser.notes.join("\n")).toContain(`another run registered this account at the same time; using its connector ${left[0].ID}`);
     expect([...(ra.removedDuplicates ?? []), ...(rb.removedDuplicates ?? [])].length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a lost create that the search shows only later: one connector left, reported as this run's create", async () => {
+    // In front of the sandbox: the first create's answer is held past the client's deadline, and
+    // that connector stays out of searches for a moment (a search index lagging behind writes).
+    let hidden: number | undefined;
+    let lost: number | undefined;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const upstream = await fetch(sandbox.url.replace(/\/api$/, "") + req.url, {
+        method: req.method,
+        headers: Object.fromEntries(
+          Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k)),
+        ) as Record<string, string>,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      });
+      let text = await upstream.text();
+      if (req.method === "POST" && req.url === "/api/awsconnectors" && hidden === undefined) {
+        hidden = lost = (JSON.parse(text) as { ID: number }).ID;
+        setTimeout(() => {
+          hidden = -1;
+        }, 300).unref();
+        await new Promise((r) => setTimeout(r, 400)); // past the deadline: the answer is lost
+      }
+      if (req.url === "/api/awsconnectors/search" && hidden !== undefined && hidden > 0) {
+        const found = JSON.parse(text) as { awsConnectors: { ID: number }[] };
+        text = JSON.stringify({ awsConnectors: found.awsConnectors.filter((c) => c.ID !== hidden) });
+      }
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(text);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const c = ManagerClient.create({
+        baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api`,
+        apiKey: sandbox.keys.admin,
+        auth: "api-secret-key",
+        timeoutMs: 150,
+        retry: { baseDelayMs: 5 },
+      });
+      opened.push(c);
+      const t = target();
+      const [r] = await registerConnectors(c, [t], { settleMs: 500 });
+      const left = connectorsOf(t.accountId);
+      expect(left.map((x) => x.ID)).toEqual([r.connectorId]);
+      expect(r).toMatchObject({ status: "created", connectorId: lost });
+      expect(r.notes.join("\n")).toMatch(
+        new RegExp(
+          `connector ${r.connectorId} landed after this run's retry \\(created by the lost request, or by another run at the same time\\); kept it`,
+        ),
+      );
+      expect(r.removedDuplicates).toHaveLength(1);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it("never deletes a connector that now has another role ARN", async () => {

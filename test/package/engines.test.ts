@@ -139,6 +139,48 @@ describe("init on a fresh folder, before ds-onboard is published", () => {
   );
 });
 
+describe("the project follows its config", () => {
+  it.each(ENGINES)(
+    "%s: stack-per-account with the ID from an environment variable, through the project's own main.js, as ds-onboard synth writes it",
+    async (engine) => {
+      // init's config for another layout and source, run by the installed project's compiled main.js.
+      const dir = project(engine);
+      const variant = join(dir, "variant");
+      const made = [
+        join(REPO, "bin", "ds-onboard.js"),
+        "init",
+        variant,
+        ...["--account", "111122223333", "--account", "444455556666", "--layout", "stack-per-account"],
+        ...["--external-id-source", "env:MY_TENANT_ID", "--package", `file:${REPO}`, "--engine", engine],
+      ];
+      await runOk(process.execPath, made, work, { timeoutMs: 120_000 });
+      writeFileSync(join(variant, "main.js"), readFileSync(join(dir, "main.js")));
+      const env = { MY_TENANT_ID: "project-tenant-id-1" };
+      await runOk(process.execPath, ["main.js"], variant, {
+        env: { ...env, CDKTF_OUTDIR: join(variant, "out-project") },
+        timeoutMs: 120_000,
+      });
+      await runOk(
+        process.execPath,
+        [join(REPO, "bin", "ds-onboard.js"), "synth", "--config", "ds-onboard.yaml", "--out", "out-cli", "--engine", engine],
+        variant,
+        { env, timeoutMs: 120_000 },
+      );
+      const fromProject = stackFiles(join(variant, "out-project"));
+      expect(Object.keys(fromProject).sort()).toEqual(["deep-security-roles-111122223333", "deep-security-roles-444455556666"]);
+      for (const json of Object.values(fromProject))
+        for (const policy of trustPolicies(json))
+          expect(checkTrustPolicy(policy, { principalArn: WORKLOAD_SECURITY, externalIds: ["project-tenant-id-1"] })).toMatchObject({
+            ok: true,
+          });
+      const fromCli = stackFiles(join(variant, "out-cli"));
+      expect(Object.keys(fromCli).sort()).toEqual(Object.keys(fromProject).sort());
+      for (const name of Object.keys(fromCli)) expect(withoutEngineStamps(fromProject[name])).toBe(withoutEngineStamps(fromCli[name]));
+    },
+    INSTALL_TIMEOUT_MS,
+  );
+});
+
 describe("the CLI installed in a project", () => {
   it.each(ENGINES)("%s: starts, and its init would pack this installed copy (not from the registry) for a new project", async (engine) => {
     const dir = project(engine);

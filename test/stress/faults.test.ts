@@ -45,7 +45,7 @@ const args = (arns: string[]) => [
   ...arns.flatMap((a) => ["--role-arn", a]),
   "--no-check-trust",
   "--concurrency",
-  "32",
+  "128",
   "--timeout",
   "2",
   "--assume-retry-timeout",

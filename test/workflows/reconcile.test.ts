@@ -6,8 +6,9 @@
 import { join } from "node:path";
 import { Project } from "../../src/app/project";
 import { synthesizeProject } from "../../src/generator/synthesize";
+import { DAY_MS } from "../../src/onboard/sync";
 import { buildPermissionsPolicy } from "../../src/policy/permissions";
-import { DAY_MS, type ReconcileReport, reconcileProject } from "../../src/workflows/reconcile";
+import { type ReconcileReport, reconcileProject } from "../../src/workflows/reconcile";
 import { managerStatus } from "../../src/workflows/status";
 import { runCli } from "../helpers/cli";
 import { useWorld } from "../helpers/world";
