@@ -4,6 +4,10 @@
  */
 import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { UserError } from "../errors";
+import { mapLimit } from "../onboard/pool";
+
+/** Parents (the root and OUs) read at once during discovery. */
+const DISCOVERY_CONCURRENCY = 4;
 
 export interface OrgAccount {
   readonly id: string;
@@ -60,19 +64,16 @@ export async function readOrganization(client: OrganizationsClient): Promise<Org
   if (!root?.Id) throw new UserError("AWS Organizations returned no root; is this account part of an organization?");
   const units = new Map<string, { name: string; parentId?: string }>([[root.Id, { name: root.Name ?? "Root" }]]);
   const accounts: OrgAccount[] = [];
-  const queue = [root.Id];
-  while (queue.length > 0) {
-    const parentId = queue.shift()!;
+  /** Every page of one parent's OUs and of its accounts. */
+  const readParent = async (parentId: string) => {
+    const ous: { id: string; name: string }[] = [];
+    const found: OrgAccount[] = [];
     let token: string | undefined;
     do {
       const page = await send<{ OrganizationalUnits?: { Id?: string; Name?: string }[]; NextToken?: string }>(
         new sdk.ListOrganizationalUnitsForParentCommand({ ParentId: parentId, NextToken: token }),
       );
-      for (const ou of page.OrganizationalUnits ?? []) {
-        if (!ou.Id) continue;
-        units.set(ou.Id, { name: ou.Name ?? ou.Id, parentId });
-        queue.push(ou.Id);
-      }
+      for (const ou of page.OrganizationalUnits ?? []) if (ou.Id) ous.push({ id: ou.Id, name: ou.Name ?? ou.Id });
       token = page.NextToken;
     } while (token);
     do {
@@ -80,10 +81,25 @@ export async function readOrganization(client: OrganizationsClient): Promise<Org
         new sdk.ListAccountsForParentCommand({ ParentId: parentId, NextToken: token }),
       );
       for (const a of page.Accounts ?? []) {
-        if (a.Id) accounts.push({ id: a.Id, name: a.Name ?? a.Id, state: a.State ?? a.Status ?? "ACTIVE", parentId });
+        if (a.Id) found.push({ id: a.Id, name: a.Name ?? a.Id, state: a.State ?? a.Status ?? "ACTIVE", parentId });
       }
       token = page.NextToken;
     } while (token);
+    return { ous, accounts: found };
+  };
+  // Level by level, a few parents at a time (Organizations throttles early; the SDK retries),
+  // collected in order: the same tree, in the same order, as one parent after another.
+  for (let level = [root.Id]; level.length > 0; ) {
+    const parents = level;
+    const read = await mapLimit(parents, DISCOVERY_CONCURRENCY, readParent);
+    level = [];
+    read.forEach(({ ous, accounts: found }, i) => {
+      for (const ou of ous) {
+        units.set(ou.id, { name: ou.name, parentId: parents[i] });
+        level.push(ou.id);
+      }
+      accounts.push(...found);
+    });
   }
   return { managementAccountId: org.Organization?.MasterAccountId, rootId: root.Id, units, accounts, calls };
 }

@@ -1,8 +1,8 @@
 /**
- * The command line (in-process, `runCli`) against a manager that misbehaves: trickled bodies,
- * truncated JSON, HTML pages and error bodies that echo the API key and the external ID,
+ * The command line (in-process, `runCli`) against a manager that misbehaves: truncated JSON, HTML pages and error bodies that echo the API key and the external ID,
  * escape sequences, redirects to another host, a manager too slow for `--deadline`; and the
  * checks the command line makes before it sends anything (numbers, the key file, the store).
+ * A trickled body is in trickle.test.ts (it waits 17 s, beside the others).
  *
  * Every run is checked the same way: its exit code, what is on stdout and stderr, that neither
  * holds the key or the ID in any form `redact` knows (`containsSecret`) nor any of the echo
@@ -11,15 +11,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { containsSecret, hasControl } from "../../src/redact";
+import { hasControl } from "../../src/redact";
 import { SandboxManager } from "../../src/sandbox/manager";
 import { type CliResult, runCli } from "../helpers/cli";
-import { type Behaviour, echoForms, HostileManager, serveDuringTests, wire } from "../helpers/hostile-manager";
-
-const KEY = "7:Kx9/zQ+Vb=Tw_Lm-Np.Rs@Yu:Hi,Gf";
-const ID = "3f6c1a9e-5b2d-4e8f-9a7c-0d1e2f3a4b5c";
-const ESC = "\x1b]0;owned\x07\x1b[2J\x1b[31m\x9b1m\u202e";
-const ROLE = "arn:aws:iam::111122223333:role/DeepSecurityCrossAccountRole";
+import { ECHO, ESC, expectJsonFailure, expectSafe, expectTextFailure, ID, KEY, ROLE, timed } from "../helpers/hostile-cli";
+import { type Behaviour, HostileManager, serveDuringTests, wire } from "../helpers/hostile-manager";
 
 const hostile = new HostileManager(() => ({ kind: "json", body: { externalId: ID } }));
 const elsewhere = new HostileManager(() => ({ kind: "json", body: { externalId: ID, awsConnectors: [] } }));
@@ -30,74 +26,6 @@ const dir = mkdtempSync(join(tmpdir(), "ds-cli-hostile-"));
 function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return { DS_MANAGER_URL: hostile.url, DS_API_KEY: KEY, ...extra };
 }
-
-/** The forms named in the brief: plain, percent-encoded, base64, upper-case. */
-function forms(secret: string): string[] {
-  return [secret, encodeURIComponent(secret), Buffer.from(secret).toString("base64"), secret.toUpperCase()];
-}
-const ECHO = `key ${forms(KEY).join(" ")} id ${forms(ID).join(" ")}`;
-
-/** Neither stream holds a secret (in any form) or a control character. */
-function expectSafe(r: CliResult, secrets: string[] = [KEY, ID]): void {
-  const everyForm = secrets.flatMap((s) => Object.values(echoForms(s)));
-  for (const stream of ["stdout", "stderr"] as const) {
-    const text = r[stream];
-    expect({ stream, secret: containsSecret(text, secrets), control: hasControl(text) }).toEqual({
-      stream,
-      secret: false,
-      control: false,
-    });
-    expect({ stream, forms: everyForm.filter((f) => text.includes(f)) }).toEqual({ stream, forms: [] });
-    if (secrets.includes(ID)) expect(text.toLowerCase()).not.toContain(ID.slice(0, 8));
-  }
-}
-
-interface Failure {
-  ok: boolean;
-  error: { class: string; code?: string; kind?: string; message: string; exitCode: number };
-}
-
-/** With --output json: stdout is exactly one JSON document, a failure with this exit code. */
-function expectJsonFailure(r: CliResult, exitCode: number, errorClass: string, kind?: string): Failure {
-  expect(r.code).toBe(exitCode);
-  let doc: Failure | undefined;
-  expect(() => {
-    doc = JSON.parse(r.stdout) as Failure;
-  }).not.toThrow();
-  expect(r.stdout.trim().startsWith("{")).toBe(true);
-  expect(r.stdout.trim()).toBe(JSON.stringify(doc, null, 2));
-  expect(doc).toMatchObject({ ok: false, error: { class: errorClass, exitCode, message: expect.any(String) } });
-  if (kind !== undefined) expect(doc!.error.kind).toBe(kind);
-  expect(r.stderr).toMatch(/^error: /m);
-  return doc!;
-}
-
-/** Text mode failure: nothing on stdout, an error on stderr. */
-function expectTextFailure(r: CliResult, exitCode: number): void {
-  expect({ code: r.code, stdout: r.stdout }).toEqual({ code: exitCode, stdout: "" });
-  expect(r.stderr).toMatch(/^error: /m);
-}
-
-async function timed(run: Promise<CliResult>): Promise<CliResult & { ms: number }> {
-  const started = Date.now();
-  const r = await run;
-  return { ...r, ms: Date.now() - started };
-}
-
-describe("a manager that trickles its answer", () => {
-  it("external-id get --timeout 3 against one byte every 2 s fails on the timeout, naming it, well within a minute", async () => {
-    const body = JSON.stringify({ externalId: ID, padding: "x".repeat(200) });
-    hostile.use(() => ({ kind: "trickle", status: 200, body, intervalMs: 2000 }));
-    const r = await timed(runCli(["external-id", "get", "--timeout", "3"], env(), { timeoutMs: 60_000 }));
-    expectTextFailure(r, 1);
-    expect(r.ms).toBeLessThan(30_000);
-    expect(r.stderr).toMatch(/time/i);
-    expect(r.stderr).toMatch(/\b3 ?s\b|3000 ?ms|3 seconds/);
-    expect(r.stderr).toContain("--timeout");
-    expect(hostile.requests.length).toBeGreaterThanOrEqual(1);
-    expectSafe(r);
-  }, 60_000);
-});
 
 describe("failure bodies echoing the API key and the external ID", () => {
   const cases: { name: string; behaviour: () => Behaviour; exitCode: number; kind: string }[] = [

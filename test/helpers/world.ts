@@ -9,11 +9,13 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Log } from "../../src/app/log";
 import { Session, type SessionSettings } from "../../src/app/session";
+import type { AWSConnector } from "../../src/manager/types";
 import type { PolicyDocument } from "../../src/policy/document";
 import { buildPermissionsPolicy } from "../../src/policy/permissions";
 import { buildTrustPolicy } from "../../src/policy/trust";
 import type { SandboxManagerOptions } from "../../src/sandbox/manager";
 import { type Sandbox, startSandbox } from "../../src/sandbox/start";
+import { pipelineEnv } from "./sandbox";
 
 export const WS_ROOT = "arn:aws:iam::147995105371:root";
 export const PIPELINE_ROOT = "arn:aws:iam::000000000000:root";
@@ -60,6 +62,12 @@ export interface World {
   };
   /** Writes an onboarding config for these accounts into the world's folder. */
   config(accounts: string[], extra?: Record<string, unknown>, name?: string): string;
+  /** The environment a pipeline runs the CLI with against this world, plus `extra`. */
+  cliEnv(extra?: Record<string, string>): Record<string, string>;
+  /** `--role-arn` for each, and the deployment role `deploy` made, as CLI arguments. */
+  roleArgs(...roleArns: string[]): string[];
+  /** The manager's connectors for this account. */
+  connectorsOf(accountId: string): AWSConnector[];
 }
 
 let nextAccount = 400000000000;
@@ -133,5 +141,12 @@ export function useWorld(options: { manager?: SandboxManagerOptions } = {}): Wor
     writeFileSync(path, stringify({ accounts: accounts.map((accountId) => ({ accountId })), ...extra }));
     return path;
   };
+  world.cliEnv = (extra = {}) => ({ ...pipelineEnv(world.sb), ...extra });
+  world.roleArgs = (...roleArns) => [
+    ...roleArns.flatMap((a) => ["--role-arn", a]),
+    "--deployment-role-name",
+    "OrganizationAccountAccessRole",
+  ];
+  world.connectorsOf = (accountId) => world.sb.manager.connectors.filter((c) => c.accountId === accountId);
   return world;
 }
