@@ -35,6 +35,11 @@ export class ManagerClient {
     return this.transport.worstCaseMs();
   }
 
+  /** The deadline of one attempt (connecting, sending, the headers and the whole body), in milliseconds. */
+  attemptTimeoutMs(): number {
+    return this.transport.attemptTimeoutMs();
+  }
+
   /** Server-supplied text made safe to show: control characters removed, this client's secrets redacted. */
   sanitize(text: string, max = 300): string {
     return this.transport.sanitize(text, max);

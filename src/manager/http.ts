@@ -235,6 +235,11 @@ export class ManagerTransport {
     return worstCaseMs(this.limits);
   }
 
+  /** The deadline of one attempt, in milliseconds. */
+  attemptTimeoutMs(): number {
+    return this.limits.timeoutMs;
+  }
+
   /** `/awsconnectors` → the full URL under the base URL. */
   url(path: string, query?: RequestOptions["query"]): URL {
     const url = new URL(`${this.baseUrl.pathname.replace(/\/$/, "")}${path}`, this.baseUrl);

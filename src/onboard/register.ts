@@ -85,6 +85,13 @@ export interface RegisterOptions {
    * (a create still in flight inside the manager may land late). Default: 1 s.
    */
   readonly settleMs?: number;
+  /**
+   * After a create that got no answer at all (a timeout, a dropped connection), the manager may
+   * still be working on it: how long to keep looking for it to land, so that it can be removed
+   * as a duplicate. The search stops early once every create of the account has landed.
+   * Default: the client's per-attempt deadline (the manager already had that long).
+   */
+  readonly landingWindowMs?: number;
   readonly onResult?: (result: RegisterResult) => void;
 }
 
@@ -212,6 +219,39 @@ export class Registrar {
     }
   }
 
+  /**
+   * A create whose answer was lost may still land. One that was answered (a 5xx) is over, so
+   * one more look after `settleMs` will see it. One that got no answer may still be running in
+   * the manager: look again, backing off, within the landing window, until every create of
+   * this account has shown up (each makes at most one connector).
+   */
+  private async awaitLanding(
+    target: RoleTarget,
+    notes: string[],
+    found: { duplicates: number[]; removed: number[] },
+    sent: { mine: AWSConnector; kept: AWSConnector; unanswered: number; creates: number },
+  ): Promise<AWSConnector | undefined> {
+    const { client, options } = this;
+    const settle = options.settleMs ?? 1000;
+    const window = sent.unanswered > 0 ? Math.max(settle, options.landingWindowMs ?? client.attemptTimeoutMs()) : settle;
+    const started = Date.now();
+    const seen = () => new Set([sent.mine.ID, sent.kept.ID, ...found.duplicates]).size;
+    let kept: AWSConnector | undefined = sent.kept;
+    for (let wait = settle; ; wait *= 2) {
+      const left = started + window - Date.now();
+      await sleep(Math.max(0, Math.min(wait, left)));
+      kept = await converge(client, target, options, notes, found);
+      if (!kept || seen() >= sent.creates || Date.now() >= started + window) break;
+    }
+    if (sent.unanswered > 0)
+      notes.push(
+        seen() >= sent.creates
+          ? `every create landed within ${seconds(Date.now() - started)}`
+          : `looked for ${seconds(Date.now() - started)} for the unanswered create to land; it did not (a rerun, or reconcile, would find it)`,
+      );
+    return kept;
+  }
+
   /** Creates the connector, then converges with any run that created one at the same time. */
   private async createConverged(
     target: RoleTarget,
@@ -222,14 +262,11 @@ export class Registrar {
     const { client, options } = this;
     const rounds = options.createAttempts ?? 5;
     for (let round = 1; ; round++) {
-      const { connector: mine, lost } = await createOnce(client, target, options, notes, workspaces);
+      const { connector: mine, lostAnswers, unanswered, creates } = await createOnce(client, target, options, notes, workspaces);
+      const lost = lostAnswers > 0;
       if (options.checkConcurrentCreates === false) return { connector: mine, status: "created" };
       let kept = await converge(client, target, options, notes, found);
-      if (kept && lost) {
-        // A create lost inside the manager may still land: look once more after a pause.
-        await sleep(options.settleMs ?? 1000);
-        kept = await converge(client, target, options, notes, found);
-      }
+      if (kept && lost) kept = await this.awaitLanding(target, notes, found, { mine, kept, unanswered, creates });
       if (kept) {
         // After a lost answer, an earlier connector may be this run's own create landing late.
         const ours = kept.ID === mine.ID || lost;
@@ -258,6 +295,8 @@ export class Registrar {
 }
 
 const byId = (a: AWSConnector, b: AWSConnector) => (a.ID ?? 0) - (b.ID ?? 0);
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** A value the manager supplied, safe to put in a note (no control characters or escape sequences, bounded). */
 function shown(value: unknown): string | undefined {
@@ -340,20 +379,23 @@ async function createOnce(
   options: RegisterOptions,
   notes: string[],
   workspacesEnabled: boolean,
-): Promise<{ connector: AWSConnector; lost: boolean }> {
+): Promise<{ connector: AWSConnector; lostAnswers: number; unanswered: number; creates: number }> {
   const body: AWSConnector = { displayName: target.displayName, crossAccountRoleArn: target.roleArn, workspacesEnabled };
   let lostAnswers = 0;
+  let unanswered = 0;
   const deadline = Date.now() + (options.assumeRetryTimeoutMs ?? 180_000);
   let wait = options.assumeRetryDelayMs ?? 2000;
   for (;;) {
     try {
-      return { connector: await client.createConnector(body), lost: lostAnswers > 0 };
+      // Every create that may have made a connector: this one, and those whose answer was lost.
+      return { connector: await client.createConnector(body), lostAnswers, unanswered, creates: lostAnswers + 1 };
     } catch (error) {
       if (!(error instanceof ManagerError)) throw error;
       const kind = classify(error);
       if (kind === "fatal") throw error;
       if (kind === "lost") {
         lostAnswers++;
+        if (error.kind === "timeout" || error.kind === "connection") unanswered++;
         notes.push(`create answer lost (${error.details.code ?? `HTTP ${error.details.status}`}); searched before retrying`);
       } else {
         if (Date.now() + wait > deadline) {
@@ -374,7 +416,7 @@ async function createOnce(
       const mine = found.filter((c) => c.crossAccountRoleArn === target.roleArn).sort(byId)[0];
       if (mine) {
         if (kind === "lost") notes.push(`found connector ${mine.ID} created by the lost request`);
-        return { connector: mine, lost: lostAnswers > 0 };
+        return { connector: mine, lostAnswers, unanswered, creates: lostAnswers };
       }
       if (kind === "lost") {
         if (lostAnswers >= (options.createAttempts ?? 5)) throw error;

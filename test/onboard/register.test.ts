@@ -3,9 +3,10 @@
  * duplicates (reported; removed only when asked), connectors of other roles left alone,
  * convergence when another party creates or deletes at the same time.
  */
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ManagerClient } from "../../src/manager/client";
+import { sleep } from "../../src/onboard/pool";
 import { Registrar, registerConnectors } from "../../src/onboard/register";
 import type { RoleTarget } from "../../src/onboard/targets";
 import { SandboxManager } from "../../src/sandbox/manager";
@@ -16,13 +17,57 @@ const opened: ManagerClient[] = [];
 beforeAll(async () => {
   sandbox = await SandboxManager.start();
 });
+const proxies: Server[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((c) => c.close()));
+  for (const p of proxies) p.closeAllConnections();
+  await Promise.all(proxies.map((p) => new Promise((r) => p.close(r))));
   await sandbox.stop();
 });
 
 function client(): ManagerClient {
   const c = ManagerClient.create({ baseUrl: sandbox.url, apiKey: sandbox.keys.admin, auth: "api-secret-key", retry: { baseDelayMs: 5 } });
+  opened.push(c);
+  return c;
+}
+
+type Answer = { status: number; text: string };
+
+/**
+ * A client whose requests go through a proxy in front of the sandbox. `handle` sees each
+ * request and calls `forward` to pass it on (or not), and returns the answer to give, or
+ * "drop" to close the connection without one.
+ */
+async function throughProxy(
+  handle: (forward: () => Promise<Answer>, req: IncomingMessage) => Promise<Answer | "drop">,
+  options: { timeoutMs: number },
+): Promise<ManagerClient> {
+  const proxy = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const forward = async (): Promise<Answer> => {
+      const upstream = await fetch(sandbox.url.replace(/\/api$/, "") + req.url, {
+        method: req.method,
+        headers: Object.fromEntries(
+          Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k)),
+        ) as Record<string, string>,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+      });
+      return { status: upstream.status, text: await upstream.text() };
+    };
+    const answer = await handle(forward, req);
+    if (answer === "drop") req.socket.destroy();
+    else res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text);
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  proxies.push(proxy);
+  const c = ManagerClient.create({
+    baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api`,
+    apiKey: sandbox.keys.admin,
+    auth: "api-secret-key",
+    timeoutMs: options.timeoutMs,
+    retry: { baseDelayMs: 5 },
+  });
   opened.push(c);
   return c;
 }
@@ -183,58 +228,84 @@ describe("convergence with another party", () => {
   });
 
   it("a lost create that the search shows only later: one connector left, reported as this run's create", async () => {
-    // In front of the sandbox: the first create's answer is held past the client's deadline, and
-    // that connector stays out of searches for a moment (a search index lagging behind writes).
+    // The first create's answer is held past the client's deadline, and that connector stays out
+    // of searches for a moment (a search index lagging behind writes).
     let hidden: number | undefined;
     let lost: number | undefined;
-    const proxy = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const upstream = await fetch(sandbox.url.replace(/\/api$/, "") + req.url, {
-        method: req.method,
-        headers: Object.fromEntries(
-          Object.entries(req.headers).filter(([k]) => !["host", "connection", "content-length"].includes(k)),
-        ) as Record<string, string>,
-        body: chunks.length ? Buffer.concat(chunks) : undefined,
-      });
-      let text = await upstream.text();
-      if (req.method === "POST" && req.url === "/api/awsconnectors" && hidden === undefined) {
-        hidden = lost = (JSON.parse(text) as { ID: number }).ID;
-        setTimeout(() => {
-          hidden = -1;
-        }, 300).unref();
-        await new Promise((r) => setTimeout(r, 400)); // past the deadline: the answer is lost
-      }
-      if (req.url === "/api/awsconnectors/search" && hidden !== undefined && hidden > 0) {
-        const found = JSON.parse(text) as { awsConnectors: { ID: number }[] };
-        text = JSON.stringify({ awsConnectors: found.awsConnectors.filter((c) => c.ID !== hidden) });
-      }
-      res.writeHead(upstream.status, { "content-type": "application/json" }).end(text);
-    });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    try {
-      const c = ManagerClient.create({
-        baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api`,
-        apiKey: sandbox.keys.admin,
-        auth: "api-secret-key",
-        timeoutMs: 150,
-        retry: { baseDelayMs: 5 },
-      });
-      opened.push(c);
-      const t = target();
-      const [r] = await registerConnectors(c, [t], { settleMs: 500 });
-      const left = connectorsOf(t.accountId);
-      expect(left.map((x) => x.ID)).toEqual([r.connectorId]);
-      expect(r).toMatchObject({ status: "created", connectorId: lost });
-      expect(r.notes.join("\n")).toMatch(
-        new RegExp(
-          `connector ${r.connectorId} landed after this run's retry \\(created by the lost request, or by another run at the same time\\); kept it`,
-        ),
-      );
-      expect(r.removedDuplicates).toHaveLength(1);
-    } finally {
-      await new Promise((r) => proxy.close(r));
-    }
+    const c = await throughProxy(
+      async (forward, req) => {
+        const answer = await forward();
+        if (req.method === "POST" && req.url === "/api/awsconnectors" && lost === undefined) {
+          hidden = lost = (JSON.parse(answer.text) as { ID: number }).ID;
+          setTimeout(() => {
+            hidden = undefined;
+          }, 300).unref();
+          await sleep(400); // past the deadline: the answer is lost
+        }
+        if (req.url === "/api/awsconnectors/search" && hidden !== undefined) {
+          const found = JSON.parse(answer.text) as { awsConnectors: { ID: number }[] };
+          return { ...answer, text: JSON.stringify({ awsConnectors: found.awsConnectors.filter((x) => x.ID !== hidden) }) };
+        }
+        return answer;
+      },
+      { timeoutMs: 150 },
+    );
+    const t = target();
+    const [r] = await registerConnectors(c, [t], { settleMs: 500 });
+    expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
+    expect(r).toMatchObject({ status: "created", connectorId: lost });
+    expect(r.notes.join("\n")).toMatch(
+      new RegExp(
+        `connector ${r.connectorId} landed after this run's retry \\(created by the lost request, or by another run at the same time\\); kept it`,
+      ),
+    );
+    expect(r.removedDuplicates).toHaveLength(1);
+  });
+
+  it("an unanswered create that the manager carries out seconds later, after the retry: found within the landing window and removed", async () => {
+    // The first create reaches the manager only 1.2 s after the client gave up on it (300 ms).
+    let held = false;
+    const c = await throughProxy(
+      async (forward, req) => {
+        if (req.method === "POST" && req.url === "/api/awsconnectors" && !held) {
+          held = true;
+          await sleep(1200);
+        }
+        return forward();
+      },
+      { timeoutMs: 300 },
+    );
+    const t = target();
+    const started = Date.now();
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 5000 });
+    const left = connectorsOf(t.accountId);
+    expect(left.map((x) => x.ID)).toEqual([r.connectorId]);
+    expect(r).toMatchObject({ status: "created", removedDuplicates: [expect.any(Number)] });
+    expect(r.removedDuplicates![0]).toBeGreaterThan(r.connectorId!); // the late one went, the answered one stayed
+    expect(r.notes.join("\n")).toMatch(/every create landed within \d+\.\d s/);
+    expect(Date.now() - started).toBeLessThan(4000); // it stopped looking once both had landed
+  });
+
+  it("an unanswered create that never lands: looks for the whole window, then says so", async () => {
+    let dropped = false;
+    const c = await throughProxy(
+      async (forward, req) => {
+        if (req.method === "POST" && req.url === "/api/awsconnectors" && !dropped) {
+          dropped = true;
+          await sleep(400);
+          return "drop"; // never forwarded
+        }
+        return forward();
+      },
+      { timeoutMs: 200 },
+    );
+    const t = target();
+    const started = Date.now();
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 700 });
+    expect(r).toMatchObject({ status: "created" });
+    expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
+    expect(r.notes.join("\n")).toMatch(/looked for 0\.[7-9] s for the unanswered create to land; it did not/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
   });
 
   it("never deletes a connector that now has another role ARN", async () => {
