@@ -15,8 +15,8 @@ import { delimiter, dirname, join } from "node:path";
 import { LocalAws } from "../../src/sandbox/aws";
 import { type Sandbox, startSandbox } from "../../src/sandbox/start";
 
-/** Set to 1 (CI does) to make missing Terraform a test failure instead of a skip. */
-export const REQUIRE_TERRAFORM_ENV = "DS_ONBOARD_REQUIRE_TERRAFORM";
+/** Set to 1 to leave the real-Terraform tests (test/terraform) out of a run: jest.config.js reads it. */
+export const SKIP_TERRAFORM_ENV = "DS_ONBOARD_SKIP_TERRAFORM";
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
 /** Where the mirror is looked for, in order, unless `DS_ONBOARD_TF_MIRROR` names it. */
@@ -55,7 +55,8 @@ function findTools(env: NodeJS.ProcessEnv): TerraformAvailability {
   const howTo =
     "Install Terraform 1.5 or later (https://developer.hashicorp.com/terraform/install) on PATH or point DS_ONBOARD_TERRAFORM at it, " +
     `and put the hashicorp/aws provider (5.100.0 or a 6.x release) into a filesystem mirror (\`terraform providers mirror <dir>\` in a folder with a main.tf requiring hashicorp/aws, on a machine with registry access), ` +
-    `then point DS_ONBOARD_TF_MIRROR at <dir> (the folder holding ${PROVIDER.split("/")[0]}/). CI sets ${REQUIRE_TERRAFORM_ENV}=1 so that these tests fail instead of skipping.`;
+    `then point DS_ONBOARD_TF_MIRROR at <dir> (the folder holding ${PROVIDER.split("/")[0]}/). ` +
+    `Or leave these tests out: ${SKIP_TERRAFORM_ENV}=1 npm test.`;
   const terraform = findTerraform(env);
   if (!terraform)
     return {
@@ -105,8 +106,8 @@ function providerVersions(providerDir: string, platform: string): string[] {
 }
 
 /**
- * `describe` when Terraform runs here; otherwise a skipped `describe` and a console message
- * naming what is missing, or a failing test when `DS_ONBOARD_REQUIRE_TERRAFORM=1`.
+ * `describe` when Terraform runs here; otherwise a failing test that names what is missing, how
+ * to install it, and how to leave these tests out (`DS_ONBOARD_SKIP_TERRAFORM=1`).
  */
 export function describeWithTerraform(name: string, body: () => void): void {
   const availability = terraformAvailability();
@@ -115,16 +116,11 @@ export function describeWithTerraform(name: string, body: () => void): void {
     return;
   }
   const message = `Real-Terraform tests "${name}" need ${availability.missing}. ${availability.howTo}`;
-  if (process.env[REQUIRE_TERRAFORM_ENV] === "1") {
-    describe(name, () => {
-      it(`has Terraform (${REQUIRE_TERRAFORM_ENV}=1)`, () => {
-        throw new Error(message);
-      });
+  describe(name, () => {
+    it("has Terraform and the provider mirror", () => {
+      throw new Error(message);
     });
-    return;
-  }
-  console.warn(`SKIPPED: ${message}`);
-  describe.skip(name, body);
+  });
 }
 
 export interface TerraformResult {

@@ -1,7 +1,7 @@
 /**
  * The Terraform test harness: it finds Terraform and the provider mirror, says what is missing
- * and how to get it, and, when Terraform is missing, skips (or fails under
- * DS_ONBOARD_REQUIRE_TERRAFORM=1) the suites that need it.
+ * and how to get it; when Terraform is missing, the suites that need it fail, saying so, unless
+ * DS_ONBOARD_SKIP_TERRAFORM=1 leaves them out of the run.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -28,7 +28,7 @@ function runFixture(env: Record<string, string>): Promise<{ code: number; output
         "--verbose",
         "--ci",
       ],
-      { cwd: root, env: { ...process.env, DS_ONBOARD_REQUIRE_TERRAFORM: "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+      { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
     );
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
@@ -42,27 +42,43 @@ describe("terraformAvailability", () => {
   it("names a missing terraform binary and says how to get one", () => {
     const a = terraformAvailability({ PATH: "/nonexistent-bin" });
     expect(a).toMatchObject({ ok: false, missing: "the terraform binary (not on PATH, DS_ONBOARD_TERRAFORM not set)" });
-    if (!a.ok) expect(a.howTo).toMatch(/Install Terraform .* DS_ONBOARD_TF_MIRROR .* DS_ONBOARD_REQUIRE_TERRAFORM=1/);
+    if (!a.ok)
+      expect(a.howTo).toMatch(
+        /Install Terraform .* DS_ONBOARD_TF_MIRROR .* Or leave these tests out: DS_ONBOARD_SKIP_TERRAFORM=1 npm test\./,
+      );
     expect(terraformAvailability({ PATH: process.env.PATH, DS_ONBOARD_TERRAFORM: "/nonexistent/terraform" })).toMatchObject({
       ok: false,
       missing: "the terraform binary (DS_ONBOARD_TERRAFORM=/nonexistent/terraform does not exist)",
     });
   });
 
-  it("skips a suite that needs Terraform when it is missing, with a message saying what is missing", async () => {
+  it("fails a suite that needs Terraform when it is missing, saying what is missing and how to get it", async () => {
     const r = await runFixture({ DS_ONBOARD_TERRAFORM: "/nonexistent/terraform" });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.output).toContain("✕ has Terraform and the provider mirror");
     expect(r.output).toContain(
-      'SKIPPED: Real-Terraform tests "a suite that needs Terraform" need the terraform binary (DS_ONBOARD_TERRAFORM=/nonexistent/terraform does not exist). Install Terraform',
+      'Real-Terraform tests "a suite that needs Terraform" need the terraform binary (DS_ONBOARD_TERRAFORM=/nonexistent/terraform does not exist). Install Terraform',
     );
-    expect(r.output).toMatch(/Tests: +1 skipped, 1 total/);
+    expect(r.output).toMatch(/Tests: +1 failed, 1 total/);
   }, 60_000);
 
-  it("fails instead under DS_ONBOARD_REQUIRE_TERRAFORM=1", async () => {
-    const r = await runFixture({ DS_ONBOARD_TERRAFORM: "/nonexistent/terraform", DS_ONBOARD_REQUIRE_TERRAFORM: "1" });
-    expect(r.code).toBe(1);
-    expect(r.output).toContain("✕ has Terraform (DS_ONBOARD_REQUIRE_TERRAFORM=1)");
-    expect(r.output).toMatch(/Tests: +1 failed, 1 total/);
+  it("DS_ONBOARD_SKIP_TERRAFORM=1 leaves test/terraform out of the run, and nothing else", async () => {
+    const list = (extra: Record<string, string>) =>
+      new Promise<string[]>((resolve, reject) => {
+        const child = spawn(process.execPath, [join(root, "node_modules", "jest", "bin", "jest.js"), "--listTests", "--json"], {
+          cwd: root,
+          env: { ...process.env, DS_ONBOARD_SKIP_TERRAFORM: "", ...extra },
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+        child.on("error", reject);
+        child.on("close", () => resolve((JSON.parse(out) as string[]).map((f) => f.slice(root.length + 1)).sort()));
+      });
+    const [all, without] = await Promise.all([list({}), list({ DS_ONBOARD_SKIP_TERRAFORM: "1" })]);
+    expect(all).toContain("test/terraform/harness.test.ts");
+    expect(without).toEqual(all.filter((f) => !f.startsWith("test/terraform/")));
+    expect(without.length).toBeGreaterThan(20);
   }, 60_000);
 });
 
