@@ -101,7 +101,7 @@ export async function registerConnectors(
   options: RegisterOptions = {},
 ): Promise<RegisterResult[]> {
   const registrar = await Registrar.open(client, options);
-  const results = await Promise.all(targets.map((t) => registrar.register(t)));
+  const results = await registrar.settle(await Promise.all(targets.map((t) => registrar.register(t))));
   registrar.throwIfRefused();
   return results;
 }
@@ -114,6 +114,8 @@ export async function registerConnectors(
 export class Registrar {
   private refused?: ManagerError;
   private running = 0;
+  /** Accounts whose unanswered create had not shown up within its window (see `settle`). */
+  private readonly unsettled: Landing[] = [];
   private readonly waiting: (() => void)[] = [];
 
   private constructor(
@@ -223,7 +225,8 @@ export class Registrar {
    * A create whose answer was lost may still land. One that was answered (a 5xx) is over, so
    * one more look after `settleMs` will see it. One that got no answer may still be running in
    * the manager: look again, backing off, within the landing window, until every create of
-   * this account has shown up (each makes at most one connector).
+   * this account has shown up (each makes at most one connector). If some still has not, the
+   * account is looked at again at the end of the run (`settle`).
    */
   private async awaitLanding(
     target: RoleTarget,
@@ -231,25 +234,69 @@ export class Registrar {
     found: { duplicates: number[]; removed: number[] },
     sent: { mine: AWSConnector; kept: AWSConnector; unanswered: number; creates: number },
   ): Promise<AWSConnector | undefined> {
-    const { client, options } = this;
-    const settle = options.settleMs ?? 1000;
-    const window = sent.unanswered > 0 ? Math.max(settle, options.landingWindowMs ?? client.attemptTimeoutMs()) : settle;
-    const started = Date.now();
-    const seen = () => new Set([sent.mine.ID, sent.kept.ID, ...found.duplicates]).size;
-    let kept: AWSConnector | undefined = sent.kept;
-    for (let wait = settle; ; wait *= 2) {
-      const left = started + window - Date.now();
-      await sleep(Math.max(0, Math.min(wait, left)));
-      kept = await converge(client, target, options, notes, found);
-      if (!kept || seen() >= sent.creates || Date.now() >= started + window) break;
+    const settle = this.options.settleMs ?? 1000;
+    const window = sent.unanswered > 0 ? Math.max(settle, this.options.landingWindowMs ?? this.client.attemptTimeoutMs()) : settle;
+    const landing: Landing = {
+      target,
+      notes,
+      found,
+      seen: new Set([sent.mine.ID!, sent.kept.ID!]),
+      creates: sent.creates,
+      since: Date.now(),
+      window,
+    };
+    const kept = await this.lookForLanding(landing, landing.since + window);
+    if (sent.unanswered > 0) {
+      if (landing.seen.size >= landing.creates) notes.push(`every create landed within ${seconds(Date.now() - landing.since)}`);
+      else this.unsettled.push(landing);
     }
-    if (sent.unanswered > 0)
-      notes.push(
-        seen() >= sent.creates
-          ? `every create landed within ${seconds(Date.now() - started)}`
-          : `looked for ${seconds(Date.now() - started)} for the unanswered create to land; it did not (a rerun, or reconcile, would find it)`,
-      );
     return kept;
+  }
+
+  /** Converges, backing off from `settleMs`, until every create has shown up or `until` has passed. */
+  private async lookForLanding(landing: Landing, until: number): Promise<AWSConnector | undefined> {
+    const settle = this.options.settleMs ?? 1000;
+    for (let wait = settle; ; wait *= 2) {
+      await sleep(Math.max(0, Math.min(wait, until - Date.now())));
+      const kept = await converge(this.client, landing.target, this.options, landing.notes, landing.found);
+      if (kept?.ID !== undefined) landing.seen.add(kept.ID);
+      for (const id of landing.found.duplicates) landing.seen.add(id);
+      if (!kept || landing.seen.size >= landing.creates || Date.now() >= until) return kept;
+    }
+  }
+
+  /**
+   * Once every account has been registered: the accounts whose unanswered create had not shown
+   * up within its window are looked at again (until twice the window has passed since), the
+   * late connector removed as a duplicate, and their results brought up to date. The rest of
+   * the run usually gave those creates all the time they needed.
+   */
+  async settle(results: readonly RegisterResult[]): Promise<RegisterResult[]> {
+    const late = this.unsettled.splice(0);
+    const patched = new Map<string, RegisterResult>();
+    await mapLimit(late, this.options.concurrency ?? 8, async (landing) => {
+      const { target, notes, found } = landing;
+      const before = results.find((r) => r.accountId === target.accountId && r.roleArn === target.roleArn);
+      if (!before) return;
+      try {
+        const kept = await this.lookForLanding(landing, landing.since + 2 * landing.window);
+        const waited = seconds(Date.now() - landing.since);
+        notes.push(
+          landing.seen.size >= landing.creates
+            ? `the unanswered create landed by the end of the run (within ${waited})`
+            : `looked for ${waited} for the unanswered create to land; it did not (a rerun, or reconcile, would find and remove it)`,
+        );
+        patched.set(target.accountId, {
+          ...before,
+          ...(kept?.ID !== undefined ? { connectorId: kept.ID } : {}),
+          ...(found.duplicates.length ? { duplicates: [...new Set(found.duplicates)] } : {}),
+          ...(found.removed.length ? { removedDuplicates: [...new Set(found.removed)] } : {}),
+        });
+      } catch (error) {
+        notes.push(`the last look for the unanswered create failed: ${(error as Error).message}`);
+      }
+    });
+    return results.map((r) => patched.get(r.accountId) ?? r);
   }
 
   /** Creates the connector, then converges with any run that created one at the same time. */
@@ -297,6 +344,19 @@ export class Registrar {
 const byId = (a: AWSConnector, b: AWSConnector) => (a.ID ?? 0) - (b.ID ?? 0);
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** An account's creates that got no answer, while it waits for them to show up. */
+interface Landing {
+  readonly target: RoleTarget;
+  readonly notes: string[];
+  readonly found: { duplicates: number[]; removed: number[] };
+  /** The connector IDs seen with this account and role: this run's own, and any that landed. */
+  readonly seen: Set<number>;
+  /** Creates sent that may have made a connector. */
+  readonly creates: number;
+  readonly since: number;
+  readonly window: number;
+}
 
 /** A value the manager supplied, safe to put in a note (no control characters or escape sequences, bounded). */
 function shown(value: unknown): string | undefined {

@@ -66,7 +66,7 @@ export async function onboardProject(project: Project, options: OnboardOptions =
         },
       }),
     );
-    registered = await Promise.all(pending);
+    registered = await registrar.settle(await Promise.all(pending));
     registrar.throwIfRefused();
   }
   const rows = targets.map((t): OnboardRow => {

@@ -323,12 +323,13 @@ async function applyRepairs(
       ...registerSettings(project, { concurrency: options.concurrency, assumeRetryTimeoutMs: options.assumeRetryTimeoutMs }),
       removeDuplicates: true,
     });
-    await Promise.all(
-      toRegister.map(async (f) => {
-        const r = await registrar.register(f.target);
-        record(r, r.status === "created" ? "registered" : "updated");
-      }),
-    );
+    const registered = toRegister.map(async (f) => {
+      const r = await registrar.register(f.target);
+      record(r, r.status === "created" ? "registered" : "updated");
+      return r;
+    });
+    // Removes what a create that got no answer left behind, once it lands.
+    await registrar.settle(await Promise.all(registered));
   }
   await mapLimit(
     findings.filter((f) => f.repair === "sync"),
