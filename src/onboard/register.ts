@@ -86,8 +86,7 @@ export interface RegisterOptions {
    */
   readonly settleMs?: number;
   /**
-   * After a create that got no answer at all (a timeout, a dropped connection), the manager may
-   * still be working on it: how long to keep looking for it to land, so that it can be removed
+   * After a create that timed out, the manager may still be working on it: how long to keep looking for it to land, so that it can be removed
    * as a duplicate. The search stops early once every create of the account has landed.
    * Default: the client's per-attempt deadline (the manager already had that long).
    */
@@ -455,7 +454,9 @@ async function createOnce(
       if (kind === "fatal") throw error;
       if (kind === "lost") {
         lostAnswers++;
-        if (error.kind === "timeout" || error.kind === "connection") unanswered++;
+        // A timeout leaves the manager possibly still at work; a closed connection or a 5xx
+        // means it is done with the request, so what it made is there to be found.
+        if (error.kind === "timeout") unanswered++;
         notes.push(`create answer lost (${error.details.code ?? `HTTP ${error.details.status}`}); searched before retrying`);
       } else {
         if (Date.now() + wait > deadline) {
