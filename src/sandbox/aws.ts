@@ -91,6 +91,11 @@ export class LocalAws {
   organization?: LocalOrganization;
   /** Share of Organizations calls answered TooManyRequestsException (throttling). */
   organizationsThrottleRate = 0;
+  /** How long each Organizations call takes to answer, in ms. */
+  organizationsLatencyMs = 0;
+  /** The most Organizations calls that were in progress at once. */
+  organizationsPeakInFlight = 0;
+  private organizationsInFlight = 0;
   private server?: Server;
   private readonly identities: Map<string, string>;
 
@@ -140,13 +145,18 @@ export class LocalAws {
               ? "organizations"
               : prefix;
       this.count(`${service}.${action}`);
+      const organizations = service === "organizations";
+      if (organizations) this.organizationsPeakInFlight = Math.max(this.organizationsPeakInFlight, ++this.organizationsInFlight);
       try {
+        if (organizations && this.organizationsLatencyMs) await new Promise((r) => setTimeout(r, this.organizationsLatencyMs));
         const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
         const output = this.json(service, action, input);
         send(res, 200, "application/x-amz-json-1.1", JSON.stringify(output));
       } catch (e) {
         const fault = e instanceof AwsFault ? e : new AwsFault("InternalFailure", String(e), 500);
         send(res, fault.status, "application/x-amz-json-1.1", JSON.stringify({ __type: fault.code, message: fault.message }));
+      } finally {
+        if (organizations) this.organizationsInFlight--;
       }
       return;
     }

@@ -184,6 +184,7 @@ describe("Organizations discovery at scale", () => {
   it("several hundred accounts across nested OUs, paginated and throttled", async () => {
     env.aws.organization = buildOrganization({ depth: 3, fanout: 3, perOu: 12 }); // 39 OUs, 468 + 3 accounts
     env.aws.organizationsThrottleRate = 0.15;
+    env.aws.organizationsLatencyMs = 10;
     try {
       const config = join(work, "org-scale.yaml");
       writeFileSync(config, stringify({ externalId: "scale-tenant-id", organizations: {} }));
@@ -194,8 +195,11 @@ describe("Organizations discovery at scale", () => {
       expect(accounts).toHaveLength(env.aws.organization.accounts.length - 3); // suspended, closed, management
       expect(new Set(accounts.map((a: { accountId: string }) => a.accountId)).size).toBe(accounts.length);
       expect(env.aws.calls.get("organizations.ListAccountsForParent") ?? 0).toBeGreaterThan(40); // pages and throttled retries
+      // The tree is read a few parents at a time, never more than 4 (Organizations throttles early).
+      expect(env.aws.organizationsPeakInFlight).toBe(4);
     } finally {
       env.aws.organizationsThrottleRate = 0;
+      env.aws.organizationsLatencyMs = 0;
     }
   });
 });
