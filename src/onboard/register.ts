@@ -77,7 +77,8 @@ export interface RegisterOptions {
   /**
    * Search the account after each create, to find and remove a connector that a run racing this
    * one created at the same time. Default: true. Costs one search per created connector; turn it
-   * off only where no two runs can ever register the same accounts at once.
+   * off only where no two runs can ever register the same accounts at once (it also turns off
+   * the search for a create that lands late, see `landingWindowMs`).
    */
   readonly checkConcurrentCreates?: boolean;
   /**
@@ -86,12 +87,15 @@ export interface RegisterOptions {
    */
   readonly settleMs?: number;
   /**
-   * After a create that timed out, the manager may still be working on it: how long to keep looking for it to land, so that it can be removed
-   * as a duplicate. The search stops early once every create of the account has landed.
-   * Default: the client's per-attempt deadline (the manager already had that long).
+   * After a create that got no answer (a timeout, a dropped connection, a gateway's 502 or 504),
+   * the manager may still be carrying it out. The account is searched once more when this long
+   * has passed since, at the end of the run (`Registrar.settle`), and a connector the create
+   * made late is removed as a duplicate. Default: the client's per-attempt deadline.
    */
   readonly landingWindowMs?: number;
   readonly onResult?: (result: RegisterResult) => void;
+  /** Told when the run waits before it ends (for creates that may land late), and for how long. */
+  readonly onWait?: (message: string) => void;
 }
 
 export async function registerConnectors(
@@ -113,7 +117,7 @@ export async function registerConnectors(
 export class Registrar {
   private refused?: ManagerError;
   private running = 0;
-  /** Accounts whose unanswered create had not shown up within its window (see `settle`). */
+  /** Accounts with a create the manager may still be carrying out (see `settle`). */
   private readonly unsettled: Landing[] = [];
   private readonly waiting: (() => void)[] = [];
 
@@ -221,81 +225,50 @@ export class Registrar {
   }
 
   /**
-   * A create whose answer was lost may still land. One that was answered (a 5xx) is over, so
-   * one more look after `settleMs` will see it. One that got no answer may still be running in
-   * the manager: look again, backing off, within the landing window, until every create of
-   * this account has shown up (each makes at most one connector). If some still has not, the
-   * account is looked at again at the end of the run (`settle`).
-   */
-  private async awaitLanding(
-    target: RoleTarget,
-    notes: string[],
-    found: { duplicates: number[]; removed: number[] },
-    sent: { mine: AWSConnector; kept: AWSConnector; unanswered: number; creates: number },
-  ): Promise<AWSConnector | undefined> {
-    const settle = this.options.settleMs ?? 1000;
-    const window = sent.unanswered > 0 ? Math.max(settle, this.options.landingWindowMs ?? this.client.attemptTimeoutMs()) : settle;
-    const landing: Landing = {
-      target,
-      notes,
-      found,
-      seen: new Set([sent.mine.ID!, sent.kept.ID!]),
-      creates: sent.creates,
-      since: Date.now(),
-      window,
-    };
-    const kept = await this.lookForLanding(landing, landing.since + window);
-    if (sent.unanswered > 0) {
-      if (landing.seen.size >= landing.creates) notes.push(`every create landed within ${seconds(Date.now() - landing.since)}`);
-      else this.unsettled.push(landing);
-    }
-    return kept;
-  }
-
-  /** Converges, backing off from `settleMs`, until every create has shown up or `until` has passed. */
-  private async lookForLanding(landing: Landing, until: number): Promise<AWSConnector | undefined> {
-    const settle = this.options.settleMs ?? 1000;
-    for (let wait = settle; ; wait *= 2) {
-      await sleep(Math.max(0, Math.min(wait, until - Date.now())));
-      const kept = await converge(this.client, landing.target, this.options, landing.notes, landing.found);
-      if (kept?.ID !== undefined) landing.seen.add(kept.ID);
-      for (const id of landing.found.duplicates) landing.seen.add(id);
-      if (!kept || landing.seen.size >= landing.creates || Date.now() >= until) return kept;
-    }
-  }
-
-  /**
-   * Once every account has been registered: the accounts whose unanswered create had not shown
-   * up within its window are looked at again (until twice the window has passed since), the
-   * late connector removed as a duplicate, and their results brought up to date. The rest of
-   * the run usually gave those creates all the time they needed.
+   * Once every account has been registered: the accounts with a create that the manager may
+   * still have been carrying out when it was given up (see `mayStillRun`) are looked at once
+   * more, when the landing window after that create has passed, so that a connector it made
+   * late is removed as a duplicate; their results are brought up to date. Nothing tells one
+   * run's late create from another run's, so the only sound test is to wait out the window. A
+   * long run has usually waited it out already.
    */
   async settle(results: readonly RegisterResult[]): Promise<RegisterResult[]> {
     const late = this.unsettled.splice(0);
     const patched = new Map<string, RegisterResult>();
-    await mapLimit(late, this.options.concurrency ?? 8, async (landing) => {
-      const { target, notes, found } = landing;
-      const before = results.find((r) => r.accountId === target.accountId && r.roleArn === target.roleArn);
+    const key = (t: { accountId: string; roleArn: string }) => `${t.accountId} ${t.roleArn}`;
+    // Every window ends by the last one's end: wait for that, then look at each.
+    const wait = Math.max(0, ...late.map((l) => l.until - Date.now()));
+    if (late.length && wait > 0) {
+      this.options.onWait?.(
+        `waiting ${Math.ceil(wait / 1000)} s for ${late.length} create(s) that got no answer: the manager may still carry them out, and what they make is then removed as a duplicate`,
+      );
+      await sleep(wait);
+    }
+    await mapLimit(late, this.options.concurrency ?? 8, async ({ target, notes, found }) => {
+      const before = results.find((r) => key(r) === key(target));
       if (!before) return;
+      const removedBefore = found.removed.length;
+      let kept: AWSConnector | undefined;
       try {
-        const kept = await this.lookForLanding(landing, landing.since + 2 * landing.window);
-        const waited = seconds(Date.now() - landing.since);
+        kept = await converge(this.client, target, this.options, notes, found);
+        const removed = found.removed.slice(removedBefore);
         notes.push(
-          landing.seen.size >= landing.creates
-            ? `the unanswered create landed by the end of the run (within ${waited})`
-            : `looked for ${waited} for the unanswered create to land; it did not (a rerun, or reconcile, would find and remove it)`,
+          removed.length
+            ? `a create that got no answer landed late; removed duplicate ${removed.join(", ")} once its landing window had passed`
+            : "no connector from the create that got no answer appeared within its landing window",
         );
-        patched.set(target.accountId, {
+      } catch (error) {
+        notes.push(`the last look for a late create failed (a rerun, or reconcile, would find a duplicate): ${(error as Error).message}`);
+      } finally {
+        patched.set(key(target), {
           ...before,
           ...(kept?.ID !== undefined ? { connectorId: kept.ID } : {}),
           ...(found.duplicates.length ? { duplicates: [...new Set(found.duplicates)] } : {}),
           ...(found.removed.length ? { removedDuplicates: [...new Set(found.removed)] } : {}),
         });
-      } catch (error) {
-        notes.push(`the last look for the unanswered create failed: ${(error as Error).message}`);
       }
     });
-    return results.map((r) => patched.get(r.accountId) ?? r);
+    return results.map((r) => patched.get(key(r)) ?? r);
   }
 
   /** Creates the connector, then converges with any run that created one at the same time. */
@@ -308,25 +281,31 @@ export class Registrar {
     const { client, options } = this;
     const rounds = options.createAttempts ?? 5;
     for (let round = 1; ; round++) {
-      const { connector: mine, lostAnswers, unanswered, creates } = await createOnce(client, target, options, notes, workspaces);
-      const lost = lostAnswers > 0;
+      const { connector: mine, lost, mayStillRunAt } = await createOnce(client, target, options, notes, workspaces);
       if (options.checkConcurrentCreates === false) return { connector: mine, status: "created" };
       let kept = await converge(client, target, options, notes, found);
-      if (kept && lost) kept = await this.awaitLanding(target, notes, found, { mine, kept, unanswered, creates });
+      if (kept && lost) {
+        // A create lost inside the manager may still land: look once more after a pause.
+        await sleep(options.settleMs ?? 1000);
+        kept = await converge(client, target, options, notes, found);
+      }
+      if (kept && mayStillRunAt !== undefined) {
+        // One the manager may still be carrying out: looked at again once its window has passed.
+        const window = options.landingWindowMs ?? client.attemptTimeoutMs();
+        this.unsettled.push({ target, notes, found, until: mayStillRunAt + window });
+      }
       if (kept) {
-        // After a lost answer, an earlier connector may be this run's own create landing late.
-        const ours = kept.ID === mine.ID || lost;
         if (kept.ID !== mine.ID)
           notes.push(
             lost
-              ? `connector ${kept.ID} landed after this run's retry (created by the lost request, or by another run at the same time); kept it`
+              ? `kept connector ${kept.ID}, which appeared after this run's create (made by a create of this run whose answer was lost, or by another run at the same time)`
               : `another run registered this account at the same time; using its connector ${kept.ID}`,
           );
         if (kept.workspacesEnabled !== undefined && kept.workspacesEnabled !== workspaces) {
           notes.push(`WorkSpaces ${workspaces ? "enabled" : "disabled"} on connector ${kept.ID}`);
           await client.modifyConnector(kept.ID!, { workspacesEnabled: workspaces });
         }
-        return { connector: kept, status: ours ? "created" : "unchanged" };
+        return { connector: kept, status: kept.ID === mine.ID ? "created" : "unchanged" };
       }
       // Every connector for this role is gone again (deleted by someone else meanwhile).
       notes.push(`connector ${mine.ID} was deleted by someone else right after it was created; creating it again`);
@@ -342,19 +321,13 @@ export class Registrar {
 
 const byId = (a: AWSConnector, b: AWSConnector) => (a.ID ?? 0) - (b.ID ?? 0);
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-/** An account's creates that got no answer, while it waits for them to show up. */
+/** An account with a create the manager may still be carrying out (see `settle`). */
 interface Landing {
   readonly target: RoleTarget;
   readonly notes: string[];
   readonly found: { duplicates: number[]; removed: number[] };
-  /** The connector IDs seen with this account and role: this run's own, and any that landed. */
-  readonly seen: Set<number>;
-  /** Creates sent that may have made a connector. */
-  readonly creates: number;
-  readonly since: number;
-  readonly window: number;
+  /** When its landing window ends. */
+  readonly until: number;
 }
 
 /** A value the manager supplied, safe to put in a note (no control characters or escape sequences, bounded). */
@@ -438,25 +411,22 @@ async function createOnce(
   options: RegisterOptions,
   notes: string[],
   workspacesEnabled: boolean,
-): Promise<{ connector: AWSConnector; lostAnswers: number; unanswered: number; creates: number }> {
+): Promise<{ connector: AWSConnector; lost: boolean; mayStillRunAt?: number }> {
   const body: AWSConnector = { displayName: target.displayName, crossAccountRoleArn: target.roleArn, workspacesEnabled };
   let lostAnswers = 0;
-  let unanswered = 0;
+  let mayStillRunAt: number | undefined;
   const deadline = Date.now() + (options.assumeRetryTimeoutMs ?? 180_000);
   let wait = options.assumeRetryDelayMs ?? 2000;
   for (;;) {
     try {
-      // Every create that may have made a connector: this one, and those whose answer was lost.
-      return { connector: await client.createConnector(body), lostAnswers, unanswered, creates: lostAnswers + 1 };
+      return { connector: await client.createConnector(body), lost: lostAnswers > 0, mayStillRunAt };
     } catch (error) {
       if (!(error instanceof ManagerError)) throw error;
       const kind = classify(error);
       if (kind === "fatal") throw error;
       if (kind === "lost") {
         lostAnswers++;
-        // A timeout leaves the manager possibly still at work; a closed connection or a 5xx
-        // means it is done with the request, so what it made is there to be found.
-        if (error.kind === "timeout") unanswered++;
+        if (mayStillRun(error)) mayStillRunAt = Date.now();
         notes.push(`create answer lost (${error.details.code ?? `HTTP ${error.details.status}`}); searched before retrying`);
       } else {
         if (Date.now() + wait > deadline) {
@@ -477,7 +447,7 @@ async function createOnce(
       const mine = found.filter((c) => c.crossAccountRoleArn === target.roleArn).sort(byId)[0];
       if (mine) {
         if (kind === "lost") notes.push(`found connector ${mine.ID} created by the lost request`);
-        return { connector: mine, lostAnswers, unanswered, creates: lostAnswers };
+        return { connector: mine, lost: true, mayStillRunAt };
       }
       if (kind === "lost") {
         if (lostAnswers >= (options.createAttempts ?? 5)) throw error;
@@ -512,6 +482,18 @@ async function withPropagationRetry<T>(fn: () => Promise<T>, options: RegisterOp
       wait = Math.min(wait * 2, 10_000);
     }
   }
+}
+
+/**
+ * Whether the manager may still be carrying out a request that failed this way: no answer came
+ * from it. A timeout once the request was sent, a connection closed under it, a gateway's 502 or
+ * 504. A refused connection or a connect timeout sent nothing; a 429, 500 or 503 came from a
+ * manager that is done with the request, so what it made is already there to be found.
+ */
+function mayStillRun(error: ManagerError): boolean {
+  if (error.kind === "timeout") return error.reason !== "connect";
+  if (error.kind === "connection") return true;
+  return error.details.status === 502 || error.details.status === 504;
 }
 
 /**

@@ -68,6 +68,13 @@ export interface FailureKnobs {
   readonly createThenFailRate?: number;
   /** Share of connector creates that are carried out and then never answered (a client timeout). Default: 0. */
   readonly createThenHangRate?: number;
+  /**
+   * Share of connector creates that are never answered and carried out only `createLateMs`
+   * later: after the client gave up on them, and after its retry. Default: 0.
+   */
+  readonly createLateRate?: number;
+  /** How late those creates are carried out, in ms. Default: 3000. */
+  readonly createLateMs?: number;
 }
 
 export interface SandboxManagerOptions {
@@ -152,6 +159,9 @@ export class SandboxManager {
   rateLimited = 0;
 
   private server?: Server;
+  /** Creates still to be carried out late (`createLateRate`). */
+  private readonly late = new Set<NodeJS.Timeout>();
+  private working = 0;
   private state: State;
   private readonly rng: () => number;
   private tokens: number;
@@ -193,6 +203,8 @@ export class SandboxManager {
   }
 
   async stop(): Promise<void> {
+    for (const timer of this.late) clearTimeout(timer);
+    this.late.clear();
     const server = this.server;
     this.server = undefined;
     if (server) await closeServer(server);
@@ -260,7 +272,21 @@ export class SandboxManager {
 
   // -------------------------------------------------------------------------------------
 
+  /** Requests being worked on, and creates still to be carried out late: 0 once the manager is idle. */
+  get busy(): number {
+    return this.working + this.late.size;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.working++;
+    try {
+      await this.work(req, res);
+    } finally {
+      this.working--;
+    }
+  }
+
+  private async work(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://sandbox");
     const path = url.pathname.replace(/^\/api(?=\/|$)/, "");
     const method = req.method ?? "GET";
@@ -431,8 +457,16 @@ export class SandboxManager {
     }
     if (path === "/awsconnectors" && method === "POST") {
       need(role.manageConnectors, "Not authorized to create AWS Connectors.");
-      const created = await this.create(body);
       const f = this.options.failures;
+      if (f?.createLateRate && this.rng() < f.createLateRate) {
+        const timer = setTimeout(() => {
+          this.late.delete(timer);
+          this.create(body).catch(() => undefined); // refused then (e.g. the role cannot be assumed): nothing is made
+        }, f.createLateMs ?? 3000);
+        this.late.add(timer);
+        throw new LostAnswer("hang");
+      }
+      const created = await this.create(body);
       const draw = this.rng();
       if (draw < (f?.createThenHangRate ?? 0)) throw new LostAnswer("hang");
       if (draw < (f?.createThenHangRate ?? 0) + (f?.createThenFailRate ?? 0)) throw new LostAnswer(this.rng() < 0.25 ? "drop" : "5xx");

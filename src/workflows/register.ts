@@ -47,6 +47,7 @@ export function registerSettings(project: Project, options: RegisterProjectOptio
     workspacesEnabled: project.includeWorkspaces,
     removeDuplicates: options.removeDuplicates,
     onResult: options.onResult,
+    onWait: (message) => project.session.log.info(message),
   };
 }
 

@@ -69,7 +69,8 @@ function expectSafe(r: CliResult, sandbox: SandboxManager): void {
 /** Two programs at once and a third 900 ms later; the first two write JSON, the third text. */
 async function race(sandbox: SandboxManager, roleArns: string[]): Promise<{ runs: Reported[]; ms: number }> {
   const env = { DS_MANAGER_URL: sandbox.url, DS_API_KEY: KEY };
-  const args = ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust"];
+  // --timeout 5: a dropped create then waits 5 s (not the default 30) for what it may still make.
+  const args = ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--timeout", "5"];
   const started = Date.now();
   const [a, b, c] = await Promise.all([
     runCliProcess([...args, "--output", "json"], env, { timeoutMs: 120_000 }),
@@ -173,7 +174,7 @@ describe("concurrent register programs leave exactly one connector per account",
         // Run again (still failing now and then) until a run succeeds: then every account has exactly one.
         let reruns = 0;
         let last: CliResult | undefined;
-        const args = ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--output", "json"];
+        const args = ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--timeout", "5", "--output", "json"];
         while (reruns < 3 && last?.code !== 0) {
           last = await runCliProcess(args, { DS_MANAGER_URL: sandbox.url, DS_API_KEY: KEY }, { timeoutMs: 120_000 });
           expectSafe(last, sandbox);

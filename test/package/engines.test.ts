@@ -154,6 +154,8 @@ describe("the project follows its config", () => {
         ...["--external-id-source", "env:MY_TENANT_ID", "--package", `file:${REPO}`, "--engine", engine],
       ];
       await runOk(process.execPath, made, work, { timeoutMs: 120_000 });
+      // The project's main.ts, compiled as `npm run synth` does (also when this test runs alone).
+      if (!existsSync(join(dir, "main.js"))) await runOk(process.execPath, [join(dir, "node_modules", "typescript", "bin", "tsc")], dir);
       writeFileSync(join(variant, "main.js"), readFileSync(join(dir, "main.js")));
       const env = { MY_TENANT_ID: "project-tenant-id-1" };
       await runOk(process.execPath, ["main.js"], variant, {
