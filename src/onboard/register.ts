@@ -447,7 +447,7 @@ async function createOnce(
       const mine = found.filter((c) => c.crossAccountRoleArn === target.roleArn).sort(byId)[0];
       if (mine) {
         if (kind === "lost") notes.push(`found connector ${mine.ID} created by the lost request`);
-        return { connector: mine, lost: true, mayStillRunAt };
+        return { connector: mine, lost: lostAnswers > 0, mayStillRunAt };
       }
       if (kind === "lost") {
         if (lostAnswers >= (options.createAttempts ?? 5)) throw error;
