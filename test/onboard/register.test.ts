@@ -261,13 +261,14 @@ describe("convergence with another party", () => {
   });
 
   it("a create the manager carries out after the client gave up, and after the retry: removed once its landing window has passed", async () => {
-    // The first create reaches the manager only 1.2 s after the client gave up on it (300 ms).
+    // The first create reaches the manager 2 s after it was sent: after the client gave up on it
+    // (300 ms) and after the retry (within 1.5 s: a random backoff of up to 1 s comes first).
     let held = false;
     const c = await throughProxy(
       async (forward, req) => {
         if (req.method === "POST" && req.url === "/api/awsconnectors" && !held) {
           held = true;
-          await sleep(1200);
+          await sleep(2000);
         }
         return forward();
       },
@@ -275,13 +276,13 @@ describe("convergence with another party", () => {
     );
     const t = target();
     const started = Date.now();
-    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 2000 });
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 3000 });
     expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
     expect(r).toMatchObject({ status: "created", removedDuplicates: [expect.any(Number)] });
     expect(r.removedDuplicates![0]).toBeGreaterThan(r.connectorId!); // the late one: every run keeps the lowest ID
     // Removed when it showed up: right after the retry, or once the window had passed.
     expect(r.notes.join("\n")).toContain(`removed duplicate connector ${r.removedDuplicates![0]} (kept ${r.connectorId})`);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // the window was waited out: nothing tells a late create from another run's
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000); // the window was waited out: nothing tells a late create from another run's
   });
 
   it("the same while another run registers the account: one connector left, both runs report it", async () => {
