@@ -2,7 +2,7 @@
  * Text tables of the command results (the JSON output is the results themselves).
  */
 import type { RegisterResult } from "../onboard/register";
-import { REGISTERED } from "../onboard/status";
+import { REGISTERED, settledState } from "../onboard/status";
 import type { VerifyResult } from "../onboard/verify";
 import type { DoctorCheck } from "../workflows/doctor";
 import type { MigrationReport } from "../workflows/migrate";
@@ -72,7 +72,7 @@ export function reconcileTable(report: ReconcileReport): string {
     `${w(a.accountId, 14)}${w(a.displayName.slice(0, 20), 22)}${w(a.state, 12)}${a.action ? `${w(a.action, 13)}-> ${a.after}` : ""}`,
     ...a.reasons.map((r) => `    ${r}`),
     ...(a.error ? [`    error: ${a.error}`] : []),
-    ...(a.fix && !settledAfter(a.after) ? [`    fix: ${a.fix}`] : []),
+    ...(a.fix && !(a.after !== undefined && settledState(a.after)) ? [`    fix: ${a.fix}`] : []),
   ]);
   // The counts hold every state, in the workflow's order.
   const counts = (c: Readonly<Record<string, number>>) =>
@@ -94,8 +94,6 @@ export function reconcileTable(report: ReconcileReport): string {
     report.ok ? "in sync" : "needs action (exit code 4)",
   ].join("\n");
 }
-
-const settledAfter = (s: string | undefined) => s === "healthy" || s === "offboarded" || s === "kept";
 
 export function statusTable(report: StatusReport): string {
   const w = (s: string, n: number) => s.padEnd(n);

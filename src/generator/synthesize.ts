@@ -156,7 +156,7 @@ export async function synthesizeProject(
   // An S3 state is read for the stacks of accounts that left: once their resources are gone, they are forgotten.
   const s3States =
     deployment.backend?.type === "s3"
-      ? await readS3States(deployment.backend, leavingStacks(previous, new Set(accounts.map((a) => a.accountId))), {
+      ? await readS3States(deployment.backend, leavingStacks(previous, inProject), {
           region: deployment.region ?? DEFAULT_REGION,
           onError: (stack, message) =>
             log.warn(`state of stack ${stack} not read (${message}); its accounts that left are kept until it can be`),
@@ -350,10 +350,13 @@ function stateTextHolds(state: string | null, account: RetiredAccount, layout: s
   return state !== null && stateHoldsAccount(state, account.accountId, layout !== "single-stack");
 }
 
-/** The stacks of the accounts that left or are leaving (retired before, or in the record and not current). */
-function leavingStacks(previous: Manifest | undefined, current: ReadonlySet<string>): string[] {
+/**
+ * The stacks of the accounts that left the project or are leaving it (retired before, or in the
+ * record and gone now). An account moved to another selection keeps its stack there: not read.
+ */
+function leavingStacks(previous: Manifest | undefined, inProject: ReadonlySet<string>): string[] {
   if (!previous) return [];
-  return [...previous.retired, ...previous.accounts].filter((a) => !current.has(a.accountId)).map((a) => a.stack);
+  return [...previous.retired, ...previous.accounts].filter((a) => !inProject.has(a.accountId)).map((a) => a.stack);
 }
 
 /** What a synthesis will add, keep and remove, said before anything is written. */

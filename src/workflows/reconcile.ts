@@ -10,14 +10,14 @@ import { manifestPathOf, parseManifest } from "../generator/lifecycle";
 import type { AWSConnector } from "../manager/types";
 import { mapLimit } from "../onboard/pool";
 import { deregisterConnectors, type RegisterResult, Registrar } from "../onboard/register";
+import { RECONCILE_STATES, type ReconcileState, settledState } from "../onboard/status";
 import { DEFAULT_MAX_SYNC_AGE_MS, syncState } from "../onboard/sync";
 import { type VerifyResult, verifyRoles } from "../onboard/verify";
 import { DEFAULT_ROLE_NAME } from "../policy/role";
 import { describeSelection, selectionSuffix } from "../policy/selection";
 import { registerSettings } from "./register";
 
-export const RECONCILE_STATES = ["to-onboard", "healthy", "drifted", "to-offboard", "offboarded", "kept"] as const;
-export type ReconcileState = (typeof RECONCILE_STATES)[number];
+export { RECONCILE_STATES, type ReconcileState, settledState };
 
 /** What reconcile did to an account's connectors. */
 export type ReconcileAction = "registered" | "updated" | "synced" | "deregistered" | "failed";
@@ -141,7 +141,6 @@ export async function reconcileProject(project: Project, options: ReconcileOptio
   };
 }
 
-const settledState = (s: ReconcileState) => s === "healthy" || s === "offboarded" || s === "kept";
 const settled = (r: ReconcileRow) => settledState(r.state);
 
 function count(rows: readonly { state: ReconcileState }[]): Record<ReconcileState, number> {

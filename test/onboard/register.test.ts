@@ -72,6 +72,16 @@ async function throughProxy(
   return c;
 }
 
+/** A proxy script that does `first` to the first connector create and forwards everything else. */
+function firstCreate(first: (forward: () => Promise<Answer>) => Promise<Answer | "drop">) {
+  let done = false;
+  return (forward: () => Promise<Answer>, req: IncomingMessage): Promise<Answer | "drop"> => {
+    if (req.method !== "POST" || req.url !== "/api/awsconnectors" || done) return forward();
+    done = true;
+    return first(forward);
+  };
+}
+
 let next = 510000000000;
 function target(role = "DeepSecurityCrossAccountRole", accountId = String(next++)): RoleTarget {
   return { accountId, roleArn: `arn:aws:iam::${accountId}:role/${role}`, displayName: `acct ${accountId}` };
@@ -263,15 +273,8 @@ describe("convergence with another party", () => {
   it("a create the manager carries out after the client gave up, and after the retry: removed once its landing window has passed", async () => {
     // The first create reaches the manager 2 s after it was sent: after the client gave up on it
     // (300 ms) and after the retry (within 1.5 s: a random backoff of up to 1 s comes first).
-    let held = false;
     const c = await throughProxy(
-      async (forward, req) => {
-        if (req.method === "POST" && req.url === "/api/awsconnectors" && !held) {
-          held = true;
-          await sleep(2000);
-        }
-        return forward();
-      },
+      firstCreate((forward) => sleep(2000).then(forward)),
       { timeoutMs: 300 },
     );
     const t = target();
@@ -286,15 +289,8 @@ describe("convergence with another party", () => {
   });
 
   it("the same while another run registers the account: one connector left, both runs report it", async () => {
-    let held = false;
     const slow = await throughProxy(
-      async (forward, req) => {
-        if (req.method === "POST" && req.url === "/api/awsconnectors" && !held) {
-          held = true;
-          await sleep(1500);
-        }
-        return forward();
-      },
+      firstCreate((forward) => sleep(1500).then(forward)),
       { timeoutMs: 200 },
     );
     const t = target();
@@ -309,16 +305,8 @@ describe("convergence with another party", () => {
   });
 
   it("a create that got no answer and never lands: looked for once its window has passed, and the report says so", async () => {
-    let dropped = false;
     const c = await throughProxy(
-      async (forward, req) => {
-        if (req.method === "POST" && req.url === "/api/awsconnectors" && !dropped) {
-          dropped = true;
-          await sleep(400);
-          return "drop"; // never forwarded
-        }
-        return forward();
-      },
+      firstCreate(() => sleep(400).then(() => "drop" as const)), // never forwarded
       { timeoutMs: 200 },
     );
     const t = target();
@@ -334,15 +322,8 @@ describe("convergence with another party", () => {
   });
 
   it("a create answered 503 (the manager is done with it) is looked at once after the pause, with no landing window", async () => {
-    let failed = false;
     const c = await throughProxy(
-      async (forward, req) => {
-        if (req.method === "POST" && req.url === "/api/awsconnectors" && !failed) {
-          failed = true;
-          return { status: 503, text: JSON.stringify({ message: "Service unavailable." }) };
-        }
-        return forward();
-      },
+      firstCreate(async () => ({ status: 503, text: JSON.stringify({ message: "Service unavailable." }) })),
       { timeoutMs: 5000 },
     );
     const t = target();
