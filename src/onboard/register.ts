@@ -250,7 +250,7 @@ export class Registrar {
       const removedBefore = found.removed.length;
       let kept: AWSConnector | undefined;
       try {
-        kept = await converge(this.client, target, this.options, notes, found);
+        kept = await converge(this.client, target, this.options, notes, found, true);
         const removed = found.removed.slice(removedBefore);
         notes.push(
           removed.length
@@ -283,11 +283,11 @@ export class Registrar {
     for (let round = 1; ; round++) {
       const { connector: mine, lost, mayStillRunAt } = await createOnce(client, target, options, notes, workspaces);
       if (options.checkConcurrentCreates === false) return { connector: mine, status: "created" };
-      let kept = await converge(client, target, options, notes, found);
+      let kept = await converge(client, target, options, notes, found, lost);
       if (kept && lost) {
         // A create lost inside the manager may still land: look once more after a pause.
         await sleep(options.settleMs ?? 1000);
-        kept = await converge(client, target, options, notes, found);
+        kept = await converge(client, target, options, notes, found, lost);
       }
       if (kept && mayStillRunAt !== undefined) {
         // One the manager may still be carrying out: looked at again once its window has passed.
@@ -338,6 +338,7 @@ function shown(value: unknown): string | undefined {
 /**
  * Searches the account until exactly one connector has this role ARN, deleting the ones with
  * a higher ID (each read back first). Returns the one kept, or undefined if none is left.
+ * `lost`: this run sent a create that got no answer, so an extra one may be its own.
  */
 async function converge(
   client: ManagerClient,
@@ -345,6 +346,7 @@ async function converge(
   options: RegisterOptions,
   notes: string[],
   found: { duplicates: number[]; removed: number[] },
+  lost: boolean,
 ): Promise<AWSConnector | undefined> {
   for (let round = 1; ; round++) {
     const all = await outlastFailures(() => client.findConnectorsByAccount(target.accountId), options.createAttempts ?? 5);
@@ -352,7 +354,12 @@ async function converge(
     if (same.length <= 1) return same[0];
     const [keep, ...extra] = same;
     found.duplicates.push(...extra.map((c) => c.ID!));
-    notes.push(`connectors created at the same time by another run (IDs ${extra.map((c) => c.ID).join(", ")}); keeping ${keep.ID}`);
+    const ids = extra.map((c) => c.ID).join(", ");
+    notes.push(
+      lost
+        ? `connectors that appeared after this run's create (IDs ${ids}: made by a create of this run whose answer was lost, or by another run at the same time); keeping ${keep.ID}`
+        : `connectors created at the same time by another run (IDs ${ids}); keeping ${keep.ID}`,
+    );
     await removeDuplicates(client, target, keep.ID!, extra, found.removed, notes);
     if (round >= 10) return keep;
   }

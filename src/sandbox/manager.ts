@@ -161,6 +161,8 @@ export class SandboxManager {
   private server?: Server;
   /** Creates still to be carried out late (`createLateRate`). */
   private readonly late = new Set<NodeJS.Timeout>();
+  /** The connectors that creates carried out late made (`createLateRate`), as first made. */
+  readonly madeLate: AWSConnector[] = [];
   private working = 0;
   private state: State;
   private readonly rng: () => number;
@@ -275,6 +277,20 @@ export class SandboxManager {
   /** Requests being worked on, and creates still to be carried out late: 0 once the manager is idle. */
   get busy(): number {
     return this.working + this.late.size;
+  }
+
+  /**
+   * Resolves once the manager is idle: no connection open (so every request a client sent
+   * before it was killed has been read), none being worked on, no create still to be carried
+   * out late.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      const server = this.server;
+      const open = server ? await new Promise<number>((resolve) => server.getConnections((_, n) => resolve(n ?? 0))) : 0;
+      if (open === 0 && this.busy === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -461,7 +477,10 @@ export class SandboxManager {
       if (f?.createLateRate && this.rng() < f.createLateRate) {
         const timer = setTimeout(() => {
           this.late.delete(timer);
-          this.create(body).catch(() => undefined); // refused then (e.g. the role cannot be assumed): nothing is made
+          this.create(body).then(
+            (made) => this.madeLate.push({ ...made }),
+            () => undefined, // refused then (e.g. the role cannot be assumed): nothing is made
+          );
         }, f.createLateMs ?? 3000);
         this.late.add(timer);
         throw new LostAnswer("hang");

@@ -39,8 +39,9 @@ function deployRoles(sb: Sandbox, firstAccount: number): string[] {
   return arns;
 }
 
-// Besides failures: 1% of creates are carried out 3 s late, after the client (--timeout 2) gave
-// up on them and retried; the run must find and remove what they make.
+// Besides failures: 1% of creates are carried out 2.5 s late, after the client (--timeout 2)
+// gave up on them, and within the landing window that follows (as long again as the timeout);
+// the run must find what they make.
 const faults = {
   rate5xx: 0.08,
   rate429: 0.05,
@@ -48,7 +49,7 @@ const faults = {
   createThenFailRate: 0.03,
   createThenHangRate: 0.01,
   createLateRate: 0.01,
-  createLateMs: 3000,
+  createLateMs: 2500,
 };
 const args = (arns: string[]) => [
   "register",
@@ -64,7 +65,10 @@ const args = (arns: string[]) => [
   "json",
 ];
 
-type Report = { ok: boolean; results: { accountId: string; status: string; connectorId: number; notes: string[]; fix?: string }[] };
+type Report = {
+  ok: boolean;
+  results: { accountId: string; status: string; connectorId: number; notes: string[]; fix?: string; removedDuplicates?: number[] }[];
+};
 
 /**
  * About 15% of creates lose their answer here, so now and then an account loses all 5 of its
@@ -124,9 +128,17 @@ describe("registration under faults, at 1,000 accounts", () => {
       // The faults did happen, and were handled.
       const notes = report.results.flatMap((x) => x.notes);
       expect(notes.filter((n) => /^found connector \d+ created by the lost request$/.test(n)).length).toBeGreaterThan(5);
-      expect(report.results.filter((x) => x.notes.some((n) => /^a create that got no answer landed late/.test(n))).length).toBeGreaterThan(
-        0,
-      );
+      // Creates carried out late were found whenever they landed: kept as the account's connector
+      // (found by the search after the timeout), or removed as a duplicate (by the search after
+      // the retry, or the one after the landing window) and reported so. Which search finds one
+      // depends on timing; register.test covers each path on its own.
+      expect(sb.manager.madeLate.length).toBeGreaterThan(0);
+      const results = new Map(report.results.map((x) => [x.accountId, x]));
+      const unaccounted = sb.manager.madeLate.filter((c) => {
+        const x = results.get(c.accountId!)!;
+        return x.status !== "failed" && x.connectorId !== c.ID && !x.removedDuplicates?.includes(c.ID!);
+      });
+      expect(unaccounted).toEqual([]);
       expect(report.results.filter((x) => x.notes.some((n) => /IAM propagation/.test(n))).length).toBeGreaterThanOrEqual(150);
     } finally {
       await sb.stop();
@@ -164,7 +176,7 @@ describe("registration under faults, at 1,000 accounts", () => {
       expect(kills[2]).toBeLessThan(N); // the runs were killed before the end
       // The rerun comes once the manager has finished what the killed runs asked of it (a create
       // carried out after the rerun's last look could only be found by a run after that).
-      while (sb.manager.busy > 0) await new Promise((r) => setTimeout(r, 20));
+      await sb.manager.idle();
       // A killed run's create that landed after another run had listed the account leaves a
       // duplicate (same account, same role): the rerun reports it, and removes it when asked.
       const r = await runCli([...args(arns), "--remove-duplicates"], env as Record<string, string>, { timeoutMs: 240_000 });
