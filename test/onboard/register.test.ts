@@ -18,6 +18,11 @@ beforeAll(async () => {
   sandbox = await SandboxManager.start();
 });
 const proxies: Server[] = [];
+/** Errors thrown by a proxy's handler (a test's script, or the sandbox behind it): each test ends with none. */
+const proxyErrors: unknown[] = [];
+afterEach(() => {
+  expect(proxyErrors.splice(0)).toEqual([]);
+});
 afterAll(async () => {
   await Promise.all(opened.map((c) => c.close()));
   for (const p of proxies) p.closeAllConnections();
@@ -44,7 +49,6 @@ async function throughProxy(
 ): Promise<ManagerClient> {
   const proxy = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
     const forward = async (): Promise<Answer> => {
       const upstream = await fetch(sandbox.url.replace(/\/api$/, "") + req.url, {
         method: req.method,
@@ -55,9 +59,15 @@ async function throughProxy(
       });
       return { status: upstream.status, text: await upstream.text() };
     };
-    const answer = await handle(forward, req);
-    if (answer === "drop") req.socket.destroy();
-    else res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const answer = await handle(forward, req);
+      if (answer === "drop") req.socket.destroy();
+      else res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.text);
+    } catch (error) {
+      proxyErrors.push(error);
+      req.socket.destroy();
+    }
   });
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
   proxies.push(proxy);

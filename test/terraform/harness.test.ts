@@ -73,7 +73,13 @@ describe("terraformAvailability", () => {
         let out = "";
         child.stdout.on("data", (c: Buffer) => (out += c.toString()));
         child.on("error", reject);
-        child.on("close", () => resolve((JSON.parse(out) as string[]).map((f) => f.slice(root.length + 1)).sort()));
+        child.on("close", () => {
+          try {
+            resolve((JSON.parse(out) as string[]).map((f) => f.slice(root.length + 1)).sort());
+          } catch (error) {
+            reject(new Error(`jest --listTests printed no JSON list: ${out.slice(0, 500)}`, { cause: error }));
+          }
+        });
       });
     const [all, without] = await Promise.all([list({}), list({ DS_ONBOARD_SKIP_TERRAFORM: "1" })]);
     expect(all).toContain("test/terraform/harness.test.ts");
