@@ -387,7 +387,12 @@ async function removeDuplicates(
       removed.push(id);
       notes.push(`removed duplicate connector ${id} (kept ${keepId})`);
     } catch (error) {
-      if (error instanceof ManagerError && error.kind === "not-found") continue; // another run removed it first
+      if (error instanceof ManagerError && error.kind === "not-found") {
+        notes.push(
+          `duplicate connector ${id} was gone when deleted (removed by another run, or by a try of this delete whose answer was lost)`,
+        );
+        continue;
+      }
       throw error;
     }
   }

@@ -6,7 +6,6 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ManagerClient } from "../../src/manager/client";
-import { sleep } from "../../src/onboard/pool";
 import { Registrar, registerConnectors } from "../../src/onboard/register";
 import type { RoleTarget } from "../../src/onboard/targets";
 import { SandboxManager } from "../../src/sandbox/manager";
@@ -83,6 +82,15 @@ async function throughProxy(
 }
 
 /** A proxy script that does `first` to the first connector create and forwards everything else. */
+/** A promise with its resolve. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 function firstCreate(first: (forward: () => Promise<Answer>) => Promise<Answer | "drop">) {
   let done = false;
   return (forward: () => Promise<Answer>, req: IncomingMessage): Promise<Answer | "drop"> => {
@@ -248,19 +256,20 @@ describe("convergence with another party", () => {
   });
 
   it("a lost create that the search shows only later: one connector left; which run made it cannot be told, and the report says so", async () => {
-    // The first create's answer is held past the client's deadline, and that connector stays out
-    // of searches for a moment (a search index lagging behind writes).
+    // The first create is carried out but its connection drops before the answer, and that
+    // connector stays out of searches until the retry has been answered (a search index
+    // lagging behind writes).
     let hidden: number | undefined;
     let lost: number | undefined;
     const c = await throughProxy(
       async (forward, req) => {
         const answer = await forward();
-        if (req.method === "POST" && req.url === "/api/awsconnectors" && lost === undefined) {
-          hidden = lost = (JSON.parse(answer.text) as { ID: number }).ID;
-          setTimeout(() => {
-            hidden = undefined;
-          }, 300).unref();
-          await sleep(400); // past the deadline: the answer is lost
+        if (req.method === "POST" && req.url === "/api/awsconnectors") {
+          if (lost === undefined) {
+            hidden = lost = (JSON.parse(answer.text) as { ID: number }).ID;
+            return "drop";
+          }
+          hidden = undefined;
         }
         if (req.url === "/api/awsconnectors/search" && hidden !== undefined) {
           const found = JSON.parse(answer.text) as { awsConnectors: { ID: number }[] };
@@ -268,10 +277,10 @@ describe("convergence with another party", () => {
         }
         return answer;
       },
-      { timeoutMs: 150 },
+      { timeoutMs: 5000 },
     );
     const t = target();
-    const [r] = await registerConnectors(c, [t], { settleMs: 500 });
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 100 });
     expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
     expect(r).toMatchObject({ status: "unchanged", connectorId: lost });
     expect(r.notes.join("\n")).toContain(
@@ -281,11 +290,22 @@ describe("convergence with another party", () => {
   });
 
   it("a create the manager carries out after the client gave up, and after the retry: removed once its landing window has passed", async () => {
-    // The first create reaches the manager 2 s after it was sent: after the client gave up on it
-    // (300 ms) and after the retry (within 1.5 s: a random backoff of up to 1 s comes first).
+    // The first create's connection drops unanswered; the proxy passes it on to the manager
+    // only once the retry has been carried out.
+    const retried = deferred();
+    let creates = 0;
     const c = await throughProxy(
-      firstCreate((forward) => sleep(2000).then(forward)),
-      { timeoutMs: 300 },
+      async (forward, req) => {
+        if (req.method !== "POST" || req.url !== "/api/awsconnectors") return forward();
+        if (++creates === 1) {
+          retried.promise.then(forward).catch((error) => proxyErrors.push(error));
+          return "drop";
+        }
+        const answer = await forward();
+        retried.resolve();
+        return answer;
+      },
+      { timeoutMs: 5000 },
     );
     const t = target();
     const started = Date.now();
@@ -303,36 +323,57 @@ describe("convergence with another party", () => {
   });
 
   it("the same while another run registers the account: one connector left, both runs report it", async () => {
-    const slow = await throughProxy(
-      firstCreate((forward) => sleep(1500).then(forward)),
-      { timeoutMs: 200 },
-    );
+    // Run b starts once a's first create is held, and that create reaches the manager only
+    // when b is done: only a can find what it makes.
     const t = target();
-    const [[a], [b]] = await Promise.all([
-      registerConnectors(slow, [t], { settleMs: 100, landingWindowMs: 2500 }),
-      sleep(450).then(() => registerConnectors(client(), [t], { settleMs: 100 })),
-    ]);
+    const held = deferred();
+    const b = held.promise.then(() => registerConnectors(client(), [t], { settleMs: 100 }));
+    const slow = await throughProxy(
+      firstCreate(async (forward) => {
+        held.resolve();
+        b.then(forward).catch((error) => proxyErrors.push(error));
+        return "drop";
+      }),
+      { timeoutMs: 5000 },
+    );
+    const [[ra], [rb]] = await Promise.all([registerConnectors(slow, [t], { settleMs: 100, landingWindowMs: 2500 }), b]);
     const left = connectorsOf(t.accountId);
     expect(left).toHaveLength(1);
-    expect([a.connectorId, b.connectorId]).toEqual([left[0].ID, left[0].ID]);
-    expect(a.notes.join("\n")).toMatch(/removed duplicate connector \d+/);
+    expect([ra.connectorId, rb.connectorId]).toEqual([left[0].ID, left[0].ID]);
+    expect(ra.notes.join("\n")).toMatch(/removed duplicate connector \d+/);
   });
 
   it("a create that got no answer and never lands: looked for once its window has passed, and the report says so", async () => {
     const c = await throughProxy(
-      firstCreate(() => sleep(400).then(() => "drop" as const)), // never forwarded
-      { timeoutMs: 200 },
+      firstCreate(async () => "drop" as const), // never forwarded
+      { timeoutMs: 5000 },
     );
     const t = target();
     const started = Date.now();
     const waits: string[] = [];
-    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 2000, onWait: (m) => waits.push(m) });
-    expect(waits).toEqual([expect.stringMatching(/^waiting [12] s for 1 create\(s\) that got no answer/)]);
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 3000, onWait: (m) => waits.push(m) });
+    expect(waits).toEqual([expect.stringMatching(/^waiting [1-3] s for 1 create\(s\) that got no answer/)]);
     expect(r).toMatchObject({ status: "created" });
     expect(r.removedDuplicates).toBeUndefined();
     expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
     expect(r.notes.join("\n")).toContain("no connector from the create that got no answer appeared within its landing window");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("a create that timed out once sent gets the same landing window, counted from when it was given up", async () => {
+    const held: (() => void)[] = [];
+    const c = await throughProxy(
+      firstCreate(() => new Promise<"drop">((resolve) => held.push(() => resolve("drop")))), // no answer until the end
+      { timeoutMs: 1000 },
+    );
+    const t = target();
+    const started = Date.now();
+    const [r] = await registerConnectors(c, [t], { settleMs: 100, landingWindowMs: 1500 });
+    for (const release of held) release();
+    expect(r.notes.join("\n")).toMatch(/^create answer lost \(.*\); searched before retrying$/m);
+    expect(r.notes.join("\n")).toContain("no connector from the create that got no answer appeared within its landing window");
+    expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([r.connectorId]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
   });
 
   it("a create answered 503 (the manager is done with it) is looked at once after the pause, with no landing window", async () => {
@@ -385,6 +426,10 @@ describe("convergence with another party", () => {
     otherPartyFirst(c, "deleteConnector", (id) => admin.deleteConnector(id)); // the other run was faster
     const [r] = await registerConnectors(c, [t], { removeDuplicates: true });
     expect(r).toMatchObject({ status: "unchanged", connectorId: a.ID, duplicates: [b.ID] });
+    expect(r.removedDuplicates).toBeUndefined();
+    expect(r.notes).toContain(
+      `duplicate connector ${b.ID} was gone when deleted (removed by another run, or by a try of this delete whose answer was lost)`,
+    );
     expect(connectorsOf(t.accountId).map((x) => x.ID)).toEqual([a.ID]);
   });
 });
