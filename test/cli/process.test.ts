@@ -31,8 +31,8 @@ function registerArgs(roleArns: string[], extra: string[] = [], concurrency = 2)
   return ["register", ...roleArns.flatMap((r) => ["--role-arn", r]), "--no-check-trust", "--concurrency", String(concurrency), ...extra];
 }
 
-/** Lets an answer the interrupted program never read land before counting (a create still inside the manager). */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 4 * LATENCY_MS));
+/** Lets what the interrupted program had sent land before counting (a create still inside the manager). */
+const settle = () => env.sandbox.idle();
 
 const PROGRESS = /^(created|unchanged|updated|synced|failed) \d{12}/gm;
 
@@ -168,6 +168,7 @@ describe("register interrupted by a signal, then run again", () => {
     expect(doc!.message).toMatch(/run the same command again/i);
     expect(stepsDone(r.stderr)).toBe(doc!.done.length);
     expectSafe(r);
+    await settle();
     await rerun(roleArns, doc!.done.length);
   }, 90_000);
 

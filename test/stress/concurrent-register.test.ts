@@ -30,11 +30,12 @@ async function race(
       baseUrl: sandbox.url,
       apiKey: sandbox.keys.admin,
       auth: "api-secret-key",
-      timeoutMs: 2000,
+      timeoutMs: 10_000, // no hangs here: a loaded machine's slow answer must not count as lost
       retry: { maxAttempts: 8, baseDelayMs: 50, maxDelayMs: 400, maxRetryAfterMs: 200 },
     });
     clients.push(client);
-    return registerConnectors(client, targets(first), { concurrency: 8, settleMs: 300, assumeRetryDelayMs: 100 });
+    // The sandbox carries a create out before it drops the answer: 2 s of landing window is plenty.
+    return registerConnectors(client, targets(first), { concurrency: 8, settleMs: 300, assumeRetryDelayMs: 100, landingWindowMs: 2000 });
   };
   const started = Date.now();
   try {

@@ -69,7 +69,9 @@ async function expectSafeFailure(c: ManagerClient, call: () => Promise<unknown>,
   expect(everything.toLowerCase()).not.toContain(ID.slice(0, 8));
   expect(hasControl(everything)).toBe(false);
   expect(everything).not.toMatch(/--[a-z]|DS_[A-Z]/); // the library names no CLI flag or variable
-  expect(elapsed).toBeLessThanOrEqual(c.worstCaseMs() + 1000);
+  // Bounded by the formula the CLI prints, with room for a loaded machine's late timers (the
+  // number of attempts, which an extra one would change, is checked exactly where it matters).
+  expect(elapsed).toBeLessThanOrEqual(c.worstCaseMs() + 2000);
   return e;
 }
 
@@ -212,7 +214,7 @@ describe("slow, stalled and cut-off answers", () => {
     expect(elapsed).toBeGreaterThanOrEqual(3 * 600 - 50);
     // attempts × timeout + the backoffs (100 + 200): the formula the CLI prints.
     expect(c.worstCaseMs()).toBe(3 * 600 + 100 + 200);
-    expect(elapsed).toBeLessThan(c.worstCaseMs() + 1000);
+    expect(elapsed).toBeLessThan(c.worstCaseMs() + 2000);
     expect(elapsed).toBeLessThan(60_000);
   }, 30_000);
 
