@@ -477,10 +477,13 @@ export class SandboxManager {
       if (f?.createLateRate && this.rng() < f.createLateRate) {
         const timer = setTimeout(() => {
           this.late.delete(timer);
-          this.create(body).then(
-            (made) => this.madeLate.push({ ...made }),
-            () => undefined, // refused then (e.g. the role cannot be assumed): nothing is made
-          );
+          this.working++; // busy until it is made
+          this.create(body)
+            .then(
+              (made) => this.madeLate.push({ ...made }),
+              () => undefined, // refused then (e.g. the role cannot be assumed): nothing is made
+            )
+            .finally(() => this.working--);
         }, f.createLateMs ?? 3000);
         this.late.add(timer);
         throw new LostAnswer("hang");

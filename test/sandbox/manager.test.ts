@@ -1,4 +1,6 @@
 import { mkdtempSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { connect as connectTcp } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManagerClient } from "../../src/manager/client";
@@ -40,6 +42,45 @@ describe("sandbox manager", () => {
       expect((await connect(second).createConnector({ crossAccountRoleArn: "arn:aws:iam::444455556666:role/DS" })).ID).toBe(2);
     } finally {
       await second.stop();
+    }
+  });
+
+  it("idle() waits for open connections, requests being worked on and creates still to be carried out late", async () => {
+    const s = await SandboxManager.start({ latencyMs: 200, failures: { createLateRate: 1, createLateMs: 300 } });
+    try {
+      const events: string[] = [];
+      const { port } = new URL(s.url);
+      // A connection that has sent nothing yet (as a killed client's, before its bytes are read).
+      const socket = connectTcp(Number(port), "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      // A create the manager carries out 300 ms after the client gave up on it (and closed).
+      const create = new Promise<void>((resolve) => {
+        const req = httpRequest(`${s.url}/awsconnectors`, {
+          method: "POST",
+          headers: { "api-version": "v1", "api-secret-key": s.keys.admin, "content-type": "application/json" },
+        });
+        req.on("error", () => {
+          events.push("create given up");
+          resolve();
+        });
+        req.end(JSON.stringify({ crossAccountRoleArn: "arn:aws:iam::111122223333:role/DS" }));
+        setTimeout(() => req.destroy(), 100);
+      });
+      const idle = s.idle().then(() => events.push(`idle, ${s.connectors.length} connector(s)`));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      socket.end(() => events.push("socket closed"));
+      await Promise.all([create, idle]);
+      expect(events).toEqual(["create given up", "socket closed", "idle, 1 connector(s)"]);
+      expect(s.madeLate.map((c) => c.ID)).toEqual([s.connectors[0].ID]);
+      // An open connection alone keeps it from being idle.
+      events.length = 0;
+      const quiet = connectTcp(Number(port), "127.0.0.1");
+      await new Promise((resolve) => quiet.once("connect", resolve));
+      setTimeout(() => quiet.end(() => events.push("socket closed")), 200);
+      await s.idle().then(() => events.push("idle"));
+      expect(events).toEqual(["socket closed", "idle"]);
+    } finally {
+      await s.stop();
     }
   });
 
