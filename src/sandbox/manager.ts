@@ -69,11 +69,11 @@ export interface FailureKnobs {
   /** Share of connector creates that are carried out and then never answered (a client timeout). Default: 0. */
   readonly createThenHangRate?: number;
   /**
-   * Share of connector creates that are never answered and carried out only `createLateMs`
-   * later: after the client gave up on them, and after its retry. Default: 0.
+   * Share of connector creates that are never answered and carried out only once the client
+   * has given up on them (closed the connection), `createLateMs` after that. Default: 0.
    */
   readonly createLateRate?: number;
-  /** How late those creates are carried out, in ms. Default: 3000. */
+  /** How long after the client gave up those creates are carried out, in ms. Default: 1000. */
   readonly createLateMs?: number;
 }
 
@@ -130,7 +130,11 @@ const SETTING_DEFAULTS: Record<string, string> = { [EXTERNAL_ID_RETRIEVAL_SETTIN
 
 /** A create that happened, whose answer the client never gets. */
 class LostAnswer extends Error {
-  constructor(readonly how: "hang" | "drop" | "5xx") {
+  constructor(
+    readonly how: "hang" | "drop" | "5xx",
+    /** For a hang: what the manager does once the client has given up (closed the connection). */
+    readonly onGiveUp?: () => void,
+  ) {
     super(how);
   }
 }
@@ -159,8 +163,9 @@ export class SandboxManager {
   rateLimited = 0;
 
   private server?: Server;
-  /** Creates still to be carried out late (`createLateRate`). */
-  private readonly late = new Set<NodeJS.Timeout>();
+  /** Creates still to be carried out late (`createLateRate`): waiting for the client to give up, then for their time. */
+  private readonly late = new Set<{ timer?: NodeJS.Timeout }>();
+  private stopped = false;
   /** The connectors that creates carried out late made (`createLateRate`), as first made. */
   readonly madeLate: AWSConnector[] = [];
   private working = 0;
@@ -205,7 +210,8 @@ export class SandboxManager {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.late) clearTimeout(timer);
+    this.stopped = true;
+    for (const pending of this.late) clearTimeout(pending.timer);
     this.late.clear();
     const server = this.server;
     this.server = undefined;
@@ -331,7 +337,15 @@ export class SandboxManager {
       status = 200;
     } catch (e) {
       if (e instanceof LostAnswer) {
-        if (e.how === "hang") return; // the socket stays open until the client gives up
+        if (e.how === "hang") {
+          // The socket stays open until the client gives up.
+          const socket = res.socket;
+          if (e.onGiveUp) {
+            if (!socket || socket.destroyed) e.onGiveUp();
+            else socket.once("close", e.onGiveUp);
+          }
+          return;
+        }
         if (e.how === "drop") {
           res.socket?.destroy();
           return;
@@ -475,18 +489,21 @@ export class SandboxManager {
       need(role.manageConnectors, "Not authorized to create AWS Connectors.");
       const f = this.options.failures;
       if (f?.createLateRate && this.rng() < f.createLateRate) {
-        const timer = setTimeout(() => {
-          this.late.delete(timer);
-          this.working++; // busy until it is made
-          this.create(body)
-            .then(
-              (made) => this.madeLate.push({ ...made }),
-              () => undefined, // refused then (e.g. the role cannot be assumed): nothing is made
-            )
-            .finally(() => this.working--);
-        }, f.createLateMs ?? 3000);
-        this.late.add(timer);
-        throw new LostAnswer("hang");
+        const pending: { timer?: NodeJS.Timeout } = {};
+        this.late.add(pending);
+        throw new LostAnswer("hang", () => {
+          if (this.stopped) return;
+          pending.timer = setTimeout(() => {
+            this.late.delete(pending);
+            this.working++; // busy until it is made
+            this.create(body)
+              .then(
+                (made) => this.madeLate.push({ ...made }),
+                () => undefined, // refused then (e.g. the role cannot be assumed): nothing is made
+              )
+              .finally(() => this.working--);
+          }, f.createLateMs ?? 1000);
+        });
       }
       const created = await this.create(body);
       const draw = this.rng();
