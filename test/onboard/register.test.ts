@@ -81,7 +81,6 @@ async function throughProxy(
   return c;
 }
 
-/** A proxy script that does `first` to the first connector create and forwards everything else. */
 /** A promise with its resolve. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -91,6 +90,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** A proxy script that does `first` to the first connector create and forwards everything else. */
 function firstCreate(first: (forward: () => Promise<Answer>) => Promise<Answer | "drop">) {
   let done = false;
   return (forward: () => Promise<Answer>, req: IncomingMessage): Promise<Answer | "drop"> => {
