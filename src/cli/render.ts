@@ -72,7 +72,7 @@ export function reconcileTable(report: ReconcileReport): string {
     `${w(a.accountId, 14)}${w(a.displayName.slice(0, 20), 22)}${w(a.state, 12)}${a.action ? `${w(a.action, 13)}-> ${a.after}` : ""}`,
     ...a.reasons.map((r) => `    ${r}`),
     ...(a.error ? [`    error: ${a.error}`] : []),
-    ...(a.fix && !(a.after !== undefined && settledState(a.after)) ? [`    fix: ${a.fix}`] : []),
+    ...(a.fix && !(a.after && settledState(a.after)) ? [`    fix: ${a.fix}`] : []),
   ]);
   // The counts hold every state, in the workflow's order.
   const counts = (c: Readonly<Record<string, number>>) =>

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { sleep } from "../onboard/pool";
 import { AwsFault, LocalIam, type LocalPolicy, type LocalPolicyVersion, type LocalRole } from "./iam";
 import { closeServer, listenOnLoopback } from "./listen";
 import { LocalS3 } from "./s3";
@@ -148,7 +149,7 @@ export class LocalAws {
       const organizations = service === "organizations";
       if (organizations) this.organizationsPeakInFlight = Math.max(this.organizationsPeakInFlight, ++this.organizationsInFlight);
       try {
-        if (organizations && this.organizationsLatencyMs) await new Promise((r) => setTimeout(r, this.organizationsLatencyMs));
+        if (organizations && this.organizationsLatencyMs) await sleep(this.organizationsLatencyMs);
         const input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
         const output = this.json(service, action, input);
         send(res, 200, "application/x-amz-json-1.1", JSON.stringify(output));

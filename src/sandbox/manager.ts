@@ -12,6 +12,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { writeFileAtomic } from "../files";
 import type { ApiKeyCurrent, AWSConnector, SearchCriteria, SearchFilter } from "../manager/types";
 import { EXTERNAL_ID_RETRIEVAL_SETTING } from "../manager/types";
+import { sleep } from "../onboard/pool";
 import { checkIamArn, parseIamArn } from "../validation";
 import { selfSignedCertificate } from "./cert";
 import { closeServer, isLoopback, listenOnLoopback } from "./listen";
@@ -168,6 +169,7 @@ export class SandboxManager {
   private stopped = false;
   /** The connectors that creates carried out late made (`createLateRate`), as first made. */
   readonly madeLate: AWSConnector[] = [];
+  /** Requests being worked on, and late creates being made. */
   private working = 0;
   private state: State;
   private readonly rng: () => number;
@@ -280,11 +282,6 @@ export class SandboxManager {
 
   // -------------------------------------------------------------------------------------
 
-  /** Requests being worked on, and creates still to be carried out late: 0 once the manager is idle. */
-  get busy(): number {
-    return this.working + this.late.size;
-  }
-
   /**
    * Resolves once the manager is idle: no connection open (so every request a client sent
    * before it was killed has been read), none being worked on, no create still to be carried
@@ -294,8 +291,8 @@ export class SandboxManager {
     for (;;) {
       const server = this.server;
       const open = server ? await new Promise<number>((resolve) => server.getConnections((_, n) => resolve(n ?? 0))) : 0;
-      if (open === 0 && this.busy === 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (open === 0 && this.working === 0 && this.late.size === 0) return;
+      await sleep(20);
     }
   }
 
@@ -318,7 +315,7 @@ export class SandboxManager {
     let headers: Record<string, string> = {};
     try {
       const raw = await readRequest(req);
-      if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
+      if (this.options.latencyMs) await sleep(this.options.latencyMs);
       if (!url.pathname.startsWith("/api/") && url.pathname !== "/api") {
         throw new HttpAnswer(404, "Not found. The API lives under /api.");
       }

@@ -17,8 +17,6 @@ import { DEFAULT_ROLE_NAME } from "../policy/role";
 import { describeSelection, selectionSuffix } from "../policy/selection";
 import { registerSettings } from "./register";
 
-export { RECONCILE_STATES, type ReconcileState, settledState };
-
 /** What reconcile did to an account's connectors. */
 export type ReconcileAction = "registered" | "updated" | "synced" | "deregistered" | "failed";
 

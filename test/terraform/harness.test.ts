@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalAws } from "../../src/sandbox/aws";
-import { describeWithTerraform, TerraformRunner, terraformAvailability } from "../helpers/terraform";
+import { describeWithTerraform, SKIP_TERRAFORM_ENV, TerraformRunner, terraformAvailability } from "../helpers/terraform";
 
 const root = join(__dirname, "..", "..");
 
@@ -67,7 +67,7 @@ describe("terraformAvailability", () => {
       new Promise<string[]>((resolve, reject) => {
         const child = spawn(process.execPath, [join(root, "node_modules", "jest", "bin", "jest.js"), "--listTests", "--json"], {
           cwd: root,
-          env: { ...process.env, DS_ONBOARD_SKIP_TERRAFORM: "", ...extra },
+          env: { ...process.env, [SKIP_TERRAFORM_ENV]: "", ...extra },
           stdio: ["ignore", "pipe", "inherit"],
         });
         let out = "";
@@ -81,7 +81,7 @@ describe("terraformAvailability", () => {
           }
         });
       });
-    const [all, without] = await Promise.all([list({}), list({ DS_ONBOARD_SKIP_TERRAFORM: "1" })]);
+    const [all, without] = await Promise.all([list({}), list({ [SKIP_TERRAFORM_ENV]: "1" })]);
     expect(all).toContain("test/terraform/harness.test.ts");
     expect(without).toEqual(all.filter((f) => !f.startsWith("test/terraform/")));
     expect(without.length).toBeGreaterThan(20);
